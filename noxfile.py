@@ -1,0 +1,124 @@
+"""Every job of the site, one session each: `nox -l` lists them."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import nox
+from uv import find_uv_bin
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["docs"]
+
+ROOT = Path(__file__).parent
+BUILD = ROOT / "_build"
+LEGACY_VENV = ROOT / ".nox" / "legacy"
+KERNELS = ROOT / ".nox" / "kernels"  # conf.py's pbe_kernels_path points here
+# compiled bytecode: otherwise every kernel recompiles Prefect on import
+INSTALL_ENV = {"UV_COMPILE_BYTECODE": "1"}
+SPHINX_ARGS = ["-n", "-W", "--keep-going", "-T", "-j", "auto", "-d", str(BUILD / "doctrees")]
+
+
+def install_docs_env(session: nox.Session, *extra: str) -> None:
+    """The pinned docs environment plus this project's package."""
+    session.install("-r", "requirements/docs.txt", *extra, "-e", ".", env=INSTALL_ENV)
+
+
+def install_legacy_kernel(session: nox.Session) -> None:
+    """Prefect 1.4 in its own venv, registered as the `prefect1` kernel in .nox/kernels."""
+    uv = find_uv_bin()
+    lock = ROOT / "requirements" / "legacy.txt"
+    stamp = LEGACY_VENV / "installed-from.sha256"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    python = LEGACY_VENV / "bin" / "python"
+    if not (stamp.exists() and stamp.read_text() == digest and python.exists()):
+        session.run(uv, "venv", "--clear", "--python", "3.11", str(LEGACY_VENV), external=True)
+        session.run(
+            uv, "pip", "install", "--python", str(python), "-r", str(lock),
+            env=INSTALL_ENV, external=True,
+        )  # fmt: skip
+        stamp.write_text(digest)
+    session.run(
+        str(python), "-m", "ipykernel", "install", "--prefix", str(KERNELS),
+        "--name", "prefect1", "--display-name", "Python 3 (Prefect 1.4, legacy)",
+        env={"IPYTHONDIR": str(KERNELS / "ipython")},  # IPython would make ~/.ipython
+        external=True, silent=True,
+    )  # fmt: skip
+
+
+def remove_build_outputs() -> None:
+    """Remove what a build writes under _build; keep the caches of empty databases."""
+    for name in ("html", "doctrees", "jupyter_cache", "jupyter_execute", "linkcheck"):
+        shutil.rmtree(BUILD / name, ignore_errors=True)
+
+
+@nox.session
+def kernels(session: nox.Session) -> None:
+    """Create the legacy Prefect 1 environment and register its Jupyter kernel."""
+    install_legacy_kernel(session)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the site from scratch, executing every page: what CI runs."""
+    install_docs_env(session)
+    install_legacy_kernel(session)
+    remove_build_outputs()
+    session.run("sphinx-build", "-b", "html", *SPHINX_ARGS, *session.posargs, ".", str(BUILD / "html"))
+
+
+@nox.session
+def html(session: nox.Session) -> None:
+    """Rebuild the site incrementally: only changed pages execute again."""
+    install_docs_env(session)
+    install_legacy_kernel(session)
+    session.run("sphinx-build", "-b", "html", *SPHINX_ARGS, *session.posargs, ".", str(BUILD / "html"))
+
+
+@nox.session(name="docs-live")
+def docs_live(session: nox.Session) -> None:
+    """Serve the site on 127.0.0.1:8000 and rebuild the edited page on every save."""
+    install_docs_env(session)
+    install_legacy_kernel(session)
+    session.run(
+        "sphinx-autobuild", "-b", "html", "-n", "--keep-going", "-d", str(BUILD / "doctrees"),
+        # never watch what the build itself writes, or every build triggers the next
+        "--ignore", "_build", "--ignore", ".nox", "--ignore", "images",
+        "--host", "127.0.0.1", "--port", "8000", *session.posargs, ".", str(BUILD / "html"),
+    )  # fmt: skip
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite: the site builds clean, pages teach what they claim, graphs draw right."""
+    install_docs_env(session, "-r", "requirements/tests.txt")
+    install_legacy_kernel(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def notebooks(session: nox.Session) -> None:
+    """Execute every tutorial on its own, outside Sphinx, as a reader would."""
+    install_docs_env(session, "-r", "requirements/tests.txt")
+    install_legacy_kernel(session)
+    session.run("pytest", "tests/test_notebooks.py", *session.posargs)
+
+
+@nox.session
+def linkcheck(session: nox.Session) -> None:
+    """Check every link in the site (needs network for outside links)."""
+    install_docs_env(session)
+    install_legacy_kernel(session)
+    session.run("sphinx-build", "-b", "linkcheck", *SPHINX_ARGS, ".", str(BUILD / "linkcheck"))
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Measure build times against the naive build, and graph drawing speed; prints figures."""
+    install_docs_env(session)
+    install_legacy_kernel(session)
+    session.run("python", "bench/build.py", *session.posargs)
+    session.run("python", "bench/graphs.py")

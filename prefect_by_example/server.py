@@ -1,0 +1,140 @@
+"""Start and stop a private Prefect server: one per build, on loopback, with its own home."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# settings that keep the server and every client of it quiet and offline
+QUIET_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_UI_ENABLED": "false",
+    "PREFECT_UI_URL": "",
+}
+
+
+def free_port(start: int = 4200, tries: int = 200) -> int:
+    """The first port from `start` that nothing listens on at 127.0.0.1."""
+    for port in range(start, start + tries):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}-{start + tries - 1} on 127.0.0.1")
+
+
+def _stop_with_parent() -> None:
+    """In the child: ask Linux to send SIGTERM if the process that started us dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass
+class PrefectServer:
+    """A `prefect server start` process with its own PREFECT_HOME; use as a context manager."""
+
+    home: Path
+    port: int = 0
+    log_path: Path | None = None
+    # an empty, already migrated database to start from (saves ~10 s of migrations)
+    db_template: Path | None = None
+    process: subprocess.Popen | None = field(default=None, init=False)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def client_env(self) -> dict[str, str]:
+        """Environment variables that point a client (a kernel, a worker) at this server."""
+        return {**QUIET_ENV, "PREFECT_HOME": str(self.home), "PREFECT_API_URL": self.api_url}
+
+    def start(self, timeout: float = 90) -> PrefectServer:
+        self.home.mkdir(parents=True, exist_ok=True)
+        if self.db_template is not None:
+            self._copy_db_template(timeout)
+        self.port = self.port or free_port()
+        self.log_path = self.log_path or self.home / "server.log"
+        env = {**os.environ, **self.client_env()}
+        env.pop("PREFECT_API_URL")
+        prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
+        with open(self.log_path, "wb") as log:
+            # a session of its own, so stopping it takes uvicorn and every child along
+            self.process = subprocess.Popen(
+                [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
+            )
+        self._wait_healthy(timeout)
+        return self
+
+    def _copy_db_template(self, timeout: float) -> None:
+        if not (self.home / "prefect.db").exists():
+            if not self.db_template.exists():
+                # let a throwaway server migrate an empty database, then keep it at rest
+                scratch = self.db_template.with_name(self.db_template.name + ".making")
+                shutil.rmtree(scratch, ignore_errors=True)
+                PrefectServer(scratch).start(timeout).stop()
+                (scratch / "prefect.db").replace(self.db_template)
+                shutil.rmtree(scratch)
+            shutil.copyfile(self.db_template, self.home / "prefect.db")
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(
+                    f"prefect server exited with code {self.process.returncode}:\n{tail}"
+                )
+            try:
+                with urllib.request.urlopen(self.api_url + "/health", timeout=1) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"prefect server did not answer on {self.api_url} in {timeout:.0f} s")
+
+    def stop(self, grace: float = 10) -> None:
+        """Stop the server and its whole process group; safe to call twice."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
+        # uvicorn children may outlive the leader for a moment
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> PrefectServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
