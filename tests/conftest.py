@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from prefect_by_example.server import PrefectServer
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +29,55 @@ def prefect_server(tmp_path_factory):
         finally:
             os.environ.clear()
             os.environ.update(saved)
+
+
+class BuiltSite:
+    """A site built by `sphinx-build` into a temporary folder, with ways to read its pages."""
+
+    def __init__(self, html: Path, console: str, returncode: int):
+        self.html = html
+        self.console = console
+        self.returncode = returncode
+
+    def soup(self, docname: str):
+        from bs4 import BeautifulSoup
+
+        return BeautifulSoup((self.html / f"{docname}.html").read_text(), "html.parser")
+
+    def article(self, docname: str):
+        """The page's own content, without theme navigation."""
+        return self.soup(docname).find("article")
+
+    def text(self, docname: str) -> str:
+        return self.article(docname).get_text()
+
+    def outputs(self, docname: str) -> list[str]:
+        """The text of every executed cell's output, in page order (myst-nb and jupyter-sphinx)."""
+        return [div.get_text() for div in self.article(docname).select("div.cell_output")]
+
+    def images(self, docname: str) -> list[Path]:
+        """Files of every <img> in the page's content."""
+        page = self.html / f"{docname}.html"
+        return [
+            (page.parent / img["src"]).resolve()
+            for img in self.article(docname).find_all("img")
+            if not img["src"].startswith("data:")
+        ]
+
+
+def build_site(srcdir: Path, outdir: Path, *extra: str) -> BuiltSite:
+    """Run a clean, strict build of `srcdir` (as `nox -s docs` does) into `outdir`."""
+    cmd = [
+        sys.executable, "-m", "sphinx", "-b", "html", "-n", "-W", "--keep-going", "-T",
+        "-j", "auto", "-d", str(outdir / "doctrees"),
+        "-D", f"nb_execution_cache_path={outdir / 'jupyter_cache'}",
+        *extra, str(srcdir), str(outdir / "html"),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    return BuiltSite(outdir / "html", proc.stdout + proc.stderr, proc.returncode)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> BuiltSite:
+    """The whole site, built once per test session from this checkout."""
+    return build_site(ROOT, tmp_path_factory.mktemp("site"))
