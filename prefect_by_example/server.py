@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,12 +70,25 @@ class PrefectServer:
         self.home.mkdir(parents=True, exist_ok=True)
         if self.db_template is not None:
             self._copy_db_template(timeout)
-        self.port = self.port or free_port()
         self.log_path = self.log_path or self.home / "server.log"
+        fixed_port = bool(self.port)
+        for _ in range(5):
+            self.port = self.port or free_port()
+            self._spawn()
+            if self._wait_healthy(timeout):
+                return self
+            # another process took the port between our check and the server's bind
+            self.stop()
+            if fixed_port:
+                break
+            self.port = 0
+        raise RuntimeError(f"prefect server could not listen on {self.api_url}")
+
+    def _spawn(self) -> None:
         env = {**os.environ, **self.client_env()}
         env.pop("PREFECT_API_URL")
         prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
-        with open(self.log_path, "wb") as log:
+        with open(self.log_path, "ab") as log:
             # a session of its own, so stopping it takes uvicorn and every child along
             self.process = subprocess.Popen(
                 [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
@@ -83,8 +99,6 @@ class PrefectServer:
                 start_new_session=True,
                 preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
             )
-        self._wait_healthy(timeout)
-        return self
 
     def _copy_db_template(self, timeout: float) -> None:
         if not (self.home / "prefect.db").exists():
@@ -93,26 +107,40 @@ class PrefectServer:
                 scratch = self.db_template.with_name(self.db_template.name + ".making")
                 shutil.rmtree(scratch, ignore_errors=True)
                 PrefectServer(scratch).start(timeout).stop()
-                (scratch / "prefect.db").replace(self.db_template)
+                # the backup API folds in the write-ahead log a copy of the file would miss
+                with closing(sqlite3.connect(scratch / "prefect.db")) as made, closing(
+                    sqlite3.connect(self.db_template.with_suffix(".tmp"))
+                ) as kept:
+                    made.backup(kept)
+                self.db_template.with_suffix(".tmp").replace(self.db_template)
                 shutil.rmtree(scratch)
             shutil.copyfile(self.db_template, self.home / "prefect.db")
 
-    def _wait_healthy(self, timeout: float) -> None:
+    def _wait_healthy(self, timeout: float) -> bool:
+        """True once our server answers; False if the port answers with someone else's."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if self._answering_home() is not None:
+                    return False
                 tail = self.log_path.read_text(errors="replace")[-2000:]
                 raise RuntimeError(
                     f"prefect server exited with code {self.process.returncode}:\n{tail}"
                 )
-            try:
-                with urllib.request.urlopen(self.api_url + "/health", timeout=1) as reply:
-                    if reply.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
+            home = self._answering_home()
+            if home is not None:
+                return Path(home).resolve() == self.home.resolve()
+            time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"prefect server did not answer on {self.api_url} in {timeout:.0f} s")
+
+    def _answering_home(self) -> str | None:
+        """PREFECT_HOME of whatever server answers on our port, None if nothing does."""
+        try:
+            with urllib.request.urlopen(self.api_url + "/admin/settings", timeout=2) as reply:
+                return json.load(reply)["home"]
+        except OSError:
+            return None
 
     def stop(self, grace: float = 10) -> None:
         """Stop the server and its whole process group; safe to call twice."""

@@ -6,6 +6,7 @@ import atexit
 import os
 import re
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from .server import PrefectServer
 logger = logging.getLogger(__name__)
 
 LOGGING_CONFIG = Path(__file__).with_name("logging.yml")
+HOME_MARKER = ".made-by-build"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -83,14 +85,22 @@ class BuildServer:
             return
         runtime = runtime_dir(app)
         home = runtime / "prefect-home"
-        # the home is ours (made by an earlier build): start every build from an empty database
-        shutil.rmtree(home, ignore_errors=True)
+        # start every build from an empty database, removing only a home an earlier build made
+        if (home / HOME_MARKER).exists():
+            shutil.rmtree(home)
+        elif home.exists() and any(home.iterdir()):
+            raise ExtensionError(f"{home} holds files this build did not make; move them away")
+        home.mkdir(parents=True, exist_ok=True)
+        (home / HOME_MARKER).write_text("made by the prefect_by_example Sphinx extension\n")
         import prefect
 
         template = runtime / f"prefect-{prefect.__version__}-empty.db"
         logger.info("starting a private Prefect server for this build ...", nonl=True)
         self.server = PrefectServer(home, db_template=template)
+        # stop it however the build ends: normally, on an error, on Ctrl-C or on SIGTERM
         atexit.register(self.stop)
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
         self.server.start()
         os.environ.update(self.server.client_env())
         logger.info(f" listening on {self.server.api_url}")
@@ -99,6 +109,10 @@ class BuildServer:
         server, self.server = self.server, None
         if server is not None:
             server.stop()
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def report_cell_errors() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,10 +35,13 @@ def prefect_server(tmp_path_factory):
 class BuiltSite:
     """A site built by `sphinx-build` into a temporary folder, with ways to read its pages."""
 
-    def __init__(self, html: Path, console: str, returncode: int):
-        self.html = html
+    def __init__(self, outdir: Path, console: str, returncode: int, started: float):
+        self.outdir = outdir
+        self.html = outdir / "html"
+        self.home = outdir / "home"
         self.console = console
         self.returncode = returncode
+        self.started = started
 
     def soup(self, docname: str):
         from bs4 import BeautifulSoup
@@ -66,15 +70,23 @@ class BuiltSite:
 
 
 def build_site(srcdir: Path, outdir: Path, *extra: str) -> BuiltSite:
-    """Run a clean, strict build of `srcdir` (as `nox -s docs` does) into `outdir`."""
+    """Run a clean, strict build of `srcdir` (as `nox -s docs` does) into `outdir`.
+
+    HOME points at an empty folder, so anything the build writes there can be seen.
+    """
+    (outdir / "home").mkdir(parents=True)
+    env = {**os.environ, "HOME": str(outdir / "home")}
     cmd = [
         sys.executable, "-m", "sphinx", "-b", "html", "-n", "-W", "--keep-going", "-T",
         "-j", "auto", "-d", str(outdir / "doctrees"),
         "-D", f"nb_execution_cache_path={outdir / 'jupyter_cache'}",
         *extra, str(srcdir), str(outdir / "html"),
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    return BuiltSite(outdir / "html", proc.stdout + proc.stderr, proc.returncode)
+    started = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env)
+    site = BuiltSite(outdir, proc.stdout + proc.stderr, proc.returncode, started)
+    print(f"built {srcdir} in {time.time() - started:.1f} s")
+    return site
 
 
 @pytest.fixture(scope="session")
