@@ -40,7 +40,6 @@ myst_substitutions = {"prefect_version": prefect_version}
 
 # -- execution -----------------------------------------------------------------
 nb_execution_mode = "cache"  # re-execute a notebook only when its code changed
-nb_execution_cache_path = "_build/jupyter_cache"
 nb_execution_in_temp = True  # files a page writes land in a temporary folder, not the sources
 nb_execution_timeout = 300  # seconds per cell; the slowest cell (a Dask cluster) needs ~30
 nb_execution_raise_on_error = False  # with -W --keep-going the warning names page, cell, traceback
@@ -52,7 +51,12 @@ jupyter_execute_kwargs = {"timeout": 300, "allow_errors": True}
 # -- HTML -----------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
 html_title = project
+html_sourcelink_suffix = ""  # serve sources as .md, not .md.txt
 html_theme_options = {
+    "launch_buttons": {"binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"},
+    "repository_url": "https://github.com/prefect-by-example/prefect-by-example",
+    "use_download_button": True,
+    "use_repository_button": True,
     "show_toc_level": 2,
 }
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import re
 import shutil
 import signal
 import sys
+import time
+from datetime import date
+from importlib import metadata
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -111,6 +115,76 @@ class BuildServer:
             server.stop()
 
 
+def start_page_clock(app: Sphinx, docname: str, source: list[str]) -> None:
+    app.env.temp_data["pbe_read_started"] = time.perf_counter()
+
+
+def stop_page_clock(app: Sphinx, doctree) -> None:
+    """Record how long reading (and so executing) the page took, for the benchmark."""
+    started = app.env.temp_data.get("pbe_read_started")
+    if started is not None:
+        seconds = time.perf_counter() - started
+        app.env.metadata[app.env.docname]["pbe_read_seconds"] = round(seconds, 2)
+        logger.verbose(f"read {app.env.docname} in {seconds:.1f} s")
+
+
+def publish_notebook_with_outputs(app: Sphinx, pagename: str, templatename, context, doctree):
+    """Serve the executed notebook as the page's .ipynb download, outputs included.
+
+    On a cache hit myst-nb hands the theme a notebook without outputs; the cache has them.
+    """
+    source = Path(app.env.doc2path(pagename))
+    if not context.get("ipynb_source") or source.suffix != ".md":
+        return
+    import nbformat
+    from jupyter_cache import get_cache
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    notebook = read_myst_markdown_notebook(source.read_text(encoding="utf8"))
+    try:
+        _, notebook = get_cache(app.env.mystnb_config.execution_cache_path).merge_match_into_notebook(
+            notebook
+        )
+    except KeyError:
+        return  # executed outside the cache (force mode): the theme's copy has its outputs
+    nbformat.write(notebook, Path(app.outdir, "_sources", pagename + ".ipynb"))
+
+
+def mark_executed_pages(app: Sphinx, doctree) -> None:
+    """Say under the title of every page that runs code what it ran with, and when."""
+    from docutils import nodes
+    from jupyter_sphinx.ast import JupyterCellNode, JupyterKernelNode
+
+    myst_cells = list(doctree.findall(lambda n: isinstance(n, nodes.Element) and n.get("nb_element") == "cell_code"))
+    rst_cells = list(doctree.findall(JupyterCellNode))
+    if not (myst_cells or rst_cells):
+        return
+    kernels = {n["kernel_name"] for n in doctree.findall(JupyterKernelNode)}
+    kernelspec = app.env.metadata[app.env.docname].get("kernelspec") or {}
+    if myst_cells and isinstance(kernelspec, dict):
+        kernels.add(kernelspec.get("name", "python3"))
+    ran_with = [f"Prefect {metadata.version('prefect')}"]
+    if "prefect1" in kernels:
+        ran_with.append(f"Prefect {legacy_prefect_version()} (legacy kernel)")
+    note = nodes.paragraph(
+        "", f"Executed with {' and '.join(ran_with)} on {date.today():%Y-%m-%d}.",
+        classes=["pbe-executed"],
+    )  # fmt: skip
+    title = next(doctree.findall(nodes.title), None)
+    if title is not None:
+        title.parent.insert(title.parent.index(title) + 1, note)
+
+
+@functools.cache
+def legacy_prefect_version() -> str:
+    """The Prefect version installed beside the `prefect1` kernel's interpreter."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    python = Path(KernelSpecManager().get_kernel_spec("prefect1").argv[0])
+    site = python.parent.parent.glob("lib/python3*/site-packages")
+    return next(metadata.distributions(name="prefect", path=[str(p) for p in site])).version
+
+
 def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
@@ -149,4 +223,9 @@ def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", prepare_environment)
     app.connect("env-before-read-docs", server.start)
     app.connect("build-finished", server.stop)
+    app.connect("source-read", start_page_clock)
+    app.connect("doctree-read", stop_page_clock)
+    app.connect("doctree-read", mark_executed_pages)
+    # after the theme's own handler, which copies the notebook first
+    app.connect("html-page-context", publish_notebook_with_outputs, priority=900)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -79,7 +79,6 @@ def build_site(srcdir: Path, outdir: Path, *extra: str) -> BuiltSite:
     cmd = [
         sys.executable, "-m", "sphinx", "-b", "html", "-n", "-W", "--keep-going", "-T",
         "-j", "auto", "-d", str(outdir / "doctrees"),
-        "-D", f"nb_execution_cache_path={outdir / 'jupyter_cache'}",
         *extra, str(srcdir), str(outdir / "html"),
     ]  # fmt: skip
     started = time.time()

@@ -239,3 +239,31 @@ def test_server_home_with_foreign_files_is_left_alone(tmp_path):
     assert result.returncode != 0
     assert "did not make" in result.console
     assert (home / "notes.txt").read_text() == "mine"
+
+
+def test_notebook_download_keeps_outputs_when_the_cache_answers(tmp_path):
+    tutorial = sorted(ROOT.glob("tutorials/*.md"))[0]
+    src = mini_site(tmp_path, f"tutorials/{tutorial.name}", tutorial.read_text())
+    out = tmp_path / "out"
+    assert build_site(src, out, *kernels_option()).returncode == 0
+    # a second build from the same cache: the page is read again but not executed
+    shutil.rmtree(out / "doctrees")
+    shutil.rmtree(out / "html")
+    shutil.rmtree(out / "home")
+    again = build_site(src, out, *kernels_option())
+    assert again.returncode == 0 and "Executed notebook" not in again.console
+    download = nbformat.read(out / "html/_sources/tutorials" / f"{tutorial.stem}.ipynb", 4)
+    outputs = [o for c in download.cells if c.cell_type == "code" for o in c.outputs]
+    assert outputs, "the downloadable notebook lost its outputs"
+    assert (out / "html/_sources/tutorials" / tutorial.name).exists()  # and the .md source
+
+
+def test_executed_pages_say_what_they_ran_with(site):
+    from importlib import metadata
+
+    for page in PAGES:
+        note = site.article(page).select_one("p.pbe-executed")
+        if page in ("index", "about"):
+            continue
+        assert note is not None, f"{page} does not say what it ran with"
+        assert f"Prefect {metadata.version('prefect')}" in note.text

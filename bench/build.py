@@ -1,0 +1,128 @@
+"""Build-time benchmark: this site's build against the naive one, rebuilds, per-page times.
+
+Builds a copy of the sources (so editing a page for the benchmark touches nothing of yours)
+and prints figures with their targets. Also writes them to bench/latest.md for the site.
+"""
+
+from __future__ import annotations
+
+import pickle
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNELS = ROOT / ".nox/kernels/share/jupyter"
+STRICT = ["-n", "-W", "--keep-going", "-T"]
+NAIVE = [
+    "-D", "nb_execution_mode=force",  # myst-nb's usual choice: execute every notebook every time
+    "-D", "pbe_prefect_server=0",  # no shared server: each kernel starts a temporary one
+]  # fmt: skip
+
+
+def copy_sources(dest: Path) -> Path:
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    for name in files:
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
+def build(src: Path, out: Path, *extra: str, parallel: bool = True) -> tuple[float, str]:
+    cmd = [
+        sys.executable, "-m", "sphinx", "-b", "html", *STRICT,
+        *(["-j", "auto"] if parallel else []),
+        "-d", str(out / "doctrees"),
+        "-D", f"pbe_kernels_path={KERNELS}", *extra, str(src), str(out / "html"),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    if proc.returncode:
+        sys.exit(f"build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return seconds, proc.stdout + proc.stderr
+
+
+def executed_pages(console: str) -> list[str]:
+    """Pages whose code ran in this build, from myst-nb's and jupyter-sphinx's log lines."""
+    notebooks = re.findall(r"(\S+?)\.md: Executed notebook", console)
+    rst = re.findall(r"^executing (\S+)", console, flags=re.M)
+    return sorted({Path(n).stem for n in notebooks} | set(rst))
+
+
+def page_times(out: Path) -> dict[str, float]:
+    with open(out / "doctrees" / "environment.pickle", "rb") as f:
+        env = pickle.load(f)
+    return {doc: meta["pbe_read_seconds"] for doc, meta in env.metadata.items() if "pbe_read_seconds" in meta}
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "OVER TARGET"
+
+
+def main() -> None:
+    rows: list[tuple[str, str, str]] = []
+
+    def report(what: str, figure: str, target: str = "", ok: bool | None = None) -> None:
+        mark = "" if ok is None else f"  [{verdict(ok)}]"
+        print(f"{what:<44} {figure:>12}   {target}{mark}", flush=True)
+        rows.append((what, figure, target))
+
+    with tempfile.TemporaryDirectory(prefix="pbe-bench-") as tmp:
+        tmp = Path(tmp)
+        src = copy_sources(tmp / "src")
+        # warm the empty-database template both builds share the cost of
+        ours, console = build(src, tmp / "ours")
+        times = page_times(tmp / "ours")
+        report("clean build (shared server, -j auto)", f"{ours:.1f} s", "<= 60 s", ours <= 60)
+
+        naive, _ = build(src, tmp / "naive", *NAIVE, parallel=False)
+        report("naive build (force mode, server per kernel)", f"{naive:.1f} s")
+        report("speed-up over naive", f"{naive / ours:.1f}x", ">= 3x", naive / ours >= 3)
+
+        again, console = build(src, tmp / "ours")
+        report("no-change rebuild", f"{again:.1f} s", "<= 3 s", again <= 3)
+        report("  pages executed", str(len(executed_pages(console))), "0", not executed_pages(console))
+
+        page = sorted(src.glob("tutorials/*.md"))[0]
+        text = page.read_text()
+        page.write_text(text.replace("```{code-cell} ipython3\n", "```{code-cell} ipython3\n# edited\n", 1))
+        edit, console = build(src, tmp / "ours")
+        ran = executed_pages(console)
+        report(f"rebuild after editing {page.stem}", f"{edit:.1f} s")
+        report("  pages executed", ", ".join(ran) or "none", page.stem, ran == [page.stem])
+
+    print("\nper-page read + execution time in the clean build:")
+    for doc, seconds in sorted(times.items(), key=lambda kv: -kv[1]):
+        print(f"  {doc:<50} {seconds:6.1f} s")
+    write_summary(rows, times)
+
+
+def write_summary(rows, times) -> None:
+    lines = [
+        f"Measured on {date.today():%Y-%m-%d}, {platform.machine()}, "
+        f"{len(__import__('os').sched_getaffinity(0))} cores, Python {platform.python_version()}.",
+        "",
+        "| measurement | figure | target |",
+        "| --- | --- | --- |",
+        *[f"| {what.strip()} | {figure} | {target} |" for what, figure, target in rows],
+        "",
+        "| page | read + execute |",
+        "| --- | --- |",
+        *[f"| {doc} | {seconds:.1f} s |" for doc, seconds in sorted(times.items(), key=lambda kv: -kv[1])],
+    ]
+    (ROOT / "bench" / "latest.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
