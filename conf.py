@@ -1,5 +1,6 @@
 """Prefect by Example: the site's manifest."""
 
+import os
 from datetime import date
 from importlib import metadata
 
@@ -16,7 +17,11 @@ extensions = [
     "jupyter_sphinx",  # `jupyter-execute` cells in reStructuredText pages
     "sphinx_design",  # tabs: Prefect 3 beside Prefect 1 (legacy)
     "sphinx_copybutton",
+    "sphinx.ext.autodoc",  # the API page, from the pinned Prefect's own docstrings
+    "sphinx.ext.graphviz",  # diagrams that are not flows (the learning path)
     "sphinx.ext.intersphinx",
+    "sphinx_sitemap",
+    "notfound.extension",  # a 404 page whose links work from any depth
     "prefect_by_example",  # our own: the build's Prefect server, kernels, flow graphs
 ]
 
@@ -34,6 +39,7 @@ exclude_patterns = [
     "tests",
     "bench",
     "prefect_by_example",
+    "docs/_inventories",
 ]
 myst_enable_extensions = ["colon_fence", "deflist", "substitution"]
 myst_substitutions = {"prefect_version": prefect_version}
@@ -59,9 +65,21 @@ html_theme_options = {
     "use_repository_button": True,
     "show_toc_level": 2,
 }
+html_baseurl = "https://prefect-by-example.github.io/prefect-by-example/"  # for the sitemap
+sitemap_url_scheme = "{link}"
+html_css_files = ["prefect-by-example.css"]
+html_static_path = ["_static"]
+graphviz_output_format = "svg"
+# the 404 page links to assets by absolute URL: "/" locally, "/<repo>/" on GitHub Pages
+notfound_urls_prefix = os.environ.get("SITE_URL_PREFIX", "/")
 
 # -- links ----------------------------------------------------------------------
-intersphinx_mapping = {}
+# Python's inventory is kept in the repository, so the build needs no network
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3.11", "docs/_inventories/python.inv"),
+}
+autodoc_typehints = "none"  # Prefect's annotations name internal types that have no page
+autodoc_member_order = "bysource"
 
 # -- prefect_by_example -------------------------------------------------------------
 pbe_kernels = ["python3", "prefect1"]  # pages choose a kernel per page or per cell

@@ -185,6 +185,17 @@ def legacy_prefect_version() -> str:
     return next(metadata.distributions(name="prefect", path=[str(p) for p in site])).version
 
 
+def docstring_summary(app, what, name, obj, options, lines: list[str]) -> None:
+    """Keep the first paragraph of a Prefect docstring on the API page.
+
+    Prefect writes its docstrings in Markdown, which reStructuredText cannot read; the summary
+    is plain prose, and the full text is one link away in Prefect's own reference.
+    """
+    if name.startswith(("prefect.", "prefect_dask.")):
+        blank = lines.index("") if "" in lines else len(lines)
+        lines[blank:] = []
+
+
 def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
@@ -226,6 +237,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("source-read", start_page_clock)
     app.connect("doctree-read", stop_page_clock)
     app.connect("doctree-read", mark_executed_pages)
+    app.connect("autodoc-process-docstring", docstring_summary)
     # after the theme's own handler, which copies the notebook first
     app.connect("html-page-context", publish_notebook_with_outputs, priority=900)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}
