@@ -104,15 +104,16 @@ class PrefectServer:
         if not (self.home / "prefect.db").exists():
             if not self.db_template.exists():
                 # let a throwaway server migrate an empty database, then keep it at rest
-                scratch = self.db_template.with_name(self.db_template.name + ".making")
+                self.db_template.parent.mkdir(parents=True, exist_ok=True)
+                scratch = self.db_template.with_name(f"{self.db_template.name}.{os.getpid()}")
                 shutil.rmtree(scratch, ignore_errors=True)
                 PrefectServer(scratch).start(timeout).stop()
                 # the backup API folds in the write-ahead log a copy of the file would miss
                 with closing(sqlite3.connect(scratch / "prefect.db")) as made, closing(
-                    sqlite3.connect(self.db_template.with_suffix(".tmp"))
+                    sqlite3.connect(scratch / "template.db")
                 ) as kept:
                     made.backup(kept)
-                self.db_template.with_suffix(".tmp").replace(self.db_template)
+                (scratch / "template.db").replace(self.db_template)
                 shutil.rmtree(scratch)
             shutil.copyfile(self.db_template, self.home / "prefect.db")
 

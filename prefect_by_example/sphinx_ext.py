@@ -98,7 +98,8 @@ class BuildServer:
         (home / HOME_MARKER).write_text("made by the prefect_by_example Sphinx extension\n")
         import prefect
 
-        template = runtime / f"prefect-{prefect.__version__}-empty.db"
+        # an empty database kept with the environment, whose Prefect fixes its schema
+        template = Path(sys.prefix, "var", "prefect-by-example", f"prefect-{prefect.__version__}-empty.db")
         logger.info("starting a private Prefect server for this build ...", nonl=True)
         self.server = PrefectServer(home, db_template=template)
         # stop it however the build ends: normally, on an error, on Ctrl-C or on SIGTERM

@@ -1,0 +1,51 @@
+"""The private Prefect server: starts from an empty database, answers, and never mistakes a stranger."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from prefect_by_example.server import PrefectServer, free_port
+
+
+def test_server_starts_from_template_and_answers(tmp_path):
+    template = tmp_path / "empty.db"
+    with PrefectServer(tmp_path / "home-a", db_template=template) as server:
+        assert template.exists()
+        reply = httpx.post(f"{server.api_url}/flows/", json={"name": "made-in-a"})
+        assert reply.status_code in (200, 201)
+    # a second server starts from the same empty template, not from the first one's data
+    with PrefectServer(tmp_path / "home-b", db_template=template) as server:
+        flows = httpx.post(f"{server.api_url}/flows/filter", json={}).json()
+        assert flows == []
+    assert server.process is None
+
+
+class Stranger(BaseHTTPRequestHandler):
+    """Answers like a Prefect server that belongs to someone else."""
+
+    def do_GET(self):
+        body = json.dumps({"home": "/somebody/else"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_port_answered_by_someone_else_is_not_taken_for_ours(tmp_path):
+    port = free_port(4400)
+    stranger = ThreadingHTTPServer(("127.0.0.1", port), Stranger)
+    threading.Thread(target=stranger.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(RuntimeError, match=f"could not listen on http://127.0.0.1:{port}/api"):
+            PrefectServer(tmp_path / "home", port=port).start()
+    finally:
+        stranger.shutdown()
+        stranger.server_close()
