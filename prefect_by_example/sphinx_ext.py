@@ -230,6 +230,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("pbe_prefect_server", True, "env", types=[bool])
     app.add_config_value("pbe_kernels_path", ".nox/kernels/share/jupyter", "env", types=[str])
     app.add_config_value("pbe_kernels", [], "env", types=[list])
+    app.setup_extension("prefect_by_example.directive")  # `flow-graph` pictures
     report_cell_errors()
     server = BuildServer()
     app.connect("builder-inited", prepare_environment)
