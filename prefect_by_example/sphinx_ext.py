@@ -19,7 +19,7 @@ from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
 from . import __version__
-from .server import PrefectServer
+from .server import QUIET_ENV, PrefectServer
 
 logger = logging.getLogger(__name__)
 
@@ -33,33 +33,54 @@ def runtime_dir(app: Sphinx) -> Path:
     return Path(app.doctreedir).parent / "runtime"
 
 
-def prepare_environment(app: Sphinx) -> None:
-    """Export what every kernel the build starts inherits; nothing lands under HOME."""
+def prepare_runtime(app: Sphinx) -> None:
+    """Export what the build and every kernel it starts inherit; nothing lands under HOME.
+
+    Runs before anything imports Prefect, which reads PREFECT_HOME once, on import.
+    """
     runtime = runtime_dir(app)
-    kernels = Path(app.confdir, app.config.pbe_kernels_path).resolve()
     env = {
         # the interpreter running Sphinx is the one `python3` kernels and `prefect` resolve to
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-        "JUPYTER_PATH": os.pathsep.join(filter(None, [str(kernels), os.environ.get("JUPYTER_PATH")])),
         "IPYTHONDIR": str(runtime / "ipython"),
         "JUPYTER_RUNTIME_DIR": str(runtime / "jupyter-runtime"),
         "JUPYTER_DATA_DIR": str(runtime / "jupyter-data"),
         "MPLCONFIGDIR": str(runtime / "matplotlib"),
         # prefect 3: plain log lines, no links to a UI, no telemetry
         "PREFECT_LOGGING_SETTINGS_PATH": str(LOGGING_CONFIG),
-        "PREFECT_HOME": str(runtime / "prefect-home"),
+        "PREFECT_HOME": str(fresh_prefect_home(runtime / "prefect-home")),
         # prefect 1 (legacy kernel): its own home, log lines without timestamps
-        "PREFECT__HOME_DIR": str(runtime / "prefect1-home"),
+        "PREFECT__HOME_DIR": str(fresh_prefect_home(runtime / "prefect1-home")),
         "PREFECT__LOGGING__FORMAT": "%(levelname)s - %(name)s | %(message)s",
         "PREFECT__BACKEND": "server",
         "PREFECT__CLOUD__USE_LOCAL_SECRETS": "true",
+        **QUIET_ENV,
     }
-    from .server import QUIET_ENV
-
-    env.update(QUIET_ENV)
     os.environ.update(env)
     for name in ("IPYTHONDIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "MPLCONFIGDIR"):
         Path(env[name]).mkdir(parents=True, exist_ok=True)
+
+
+def fresh_prefect_home(home: Path) -> Path:
+    """An empty Prefect home for this build: no database, cache or result of an earlier one.
+
+    Only a home an earlier build made (it carries our marker) is removed.
+    """
+    if (home / HOME_MARKER).exists():
+        shutil.rmtree(home)
+    elif home.exists() and any(home.iterdir()):
+        raise ExtensionError(f"{home} holds files this build did not make; move them away")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / HOME_MARKER).write_text("made by the prefect_by_example Sphinx extension\n")
+    return home
+
+
+def add_kernels(app: Sphinx) -> None:
+    """Put the project's kernels folder on JUPYTER_PATH and check every kernel is there."""
+    kernels = Path(app.confdir, app.config.pbe_kernels_path).resolve()
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        filter(None, [str(kernels), os.environ.get("JUPYTER_PATH")])
+    )
     check_kernels(app, kernels)
 
 
@@ -87,15 +108,7 @@ class BuildServer:
     def start(self, app: Sphinx, env, docnames: list[str]) -> None:
         if not docnames or not app.config.pbe_prefect_server or self.server is not None:
             return
-        runtime = runtime_dir(app)
-        home = runtime / "prefect-home"
-        # start every build from an empty database, removing only a home an earlier build made
-        if (home / HOME_MARKER).exists():
-            shutil.rmtree(home)
-        elif home.exists() and any(home.iterdir()):
-            raise ExtensionError(f"{home} holds files this build did not make; move them away")
-        home.mkdir(parents=True, exist_ok=True)
-        (home / HOME_MARKER).write_text("made by the prefect_by_example Sphinx extension\n")
+        home = Path(os.environ["PREFECT_HOME"])
         import prefect
 
         # an empty database kept with the environment, whose Prefect fixes its schema
@@ -230,10 +243,11 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("pbe_prefect_server", True, "env", types=[bool])
     app.add_config_value("pbe_kernels_path", ".nox/kernels/share/jupyter", "env", types=[str])
     app.add_config_value("pbe_kernels", [], "env", types=[list])
+    prepare_runtime(app)
     app.setup_extension("prefect_by_example.directive")  # `flow-graph` pictures
     report_cell_errors()
     server = BuildServer()
-    app.connect("builder-inited", prepare_environment)
+    app.connect("builder-inited", add_kernels)
     app.connect("env-before-read-docs", server.start)
     app.connect("build-finished", server.stop)
     app.connect("source-read", start_page_clock)
