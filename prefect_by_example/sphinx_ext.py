@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from datetime import date
 from importlib import metadata
@@ -214,6 +215,130 @@ def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def adapt_jupyter_sphinx() -> None:
+    """Give jupyter-sphinx what myst-nb has: a temporary working folder, readable streams,
+    and errors that name the page instead of stopping the build."""
+    from jupyter_sphinx import execute as js_execute
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+    transform = js_execute.ExecuteJupyterCells
+    if getattr(transform.apply, "_pbe_wrapped", False):
+        return
+    original_apply, original_execute = transform.apply, js_execute.execute_cells
+
+    def execute_cells(kernel_name, cells, execute_kwargs):
+        # files a page writes land in a folder removed afterwards, never in the sources
+        with tempfile.TemporaryDirectory(prefix="pbe-page-") as cwd:
+            notebook = original_execute(kernel_name, cells, {**execute_kwargs, "cwd": cwd})
+        # one box per cell's output, not one per printed line
+        notebook, _ = CoalesceStreamsPreprocessor().preprocess(notebook, {})
+        return notebook
+
+    def apply(self, **kwargs):
+        # kernels find the page's own files (e.g. examples/) through this variable
+        os.environ["PBE_PAGE_DIR"] = str(Path(self.env.doc2path(self.env.docname)).parent)
+        try:
+            original_apply(self, **kwargs)
+        except ExtensionError as err:
+            # the message holds the kernel's traceback, which quotes the failing cell's code
+            logger.warning(
+                "a jupyter-execute cell raised an exception and is not marked `:raises:`\n%s",
+                ANSI.sub("", str(err.message)),
+                location=self.env.docname,
+                type="pbe",
+                subtype="cell-error",
+            )
+
+    apply._pbe_wrapped = True
+    transform.apply = apply
+    js_execute.execute_cells = execute_cells
+
+
+def start_page_clock(app: Sphinx, docname: str, source: list[str]) -> None:
+    app.env.temp_data["pbe_read_started"] = time.perf_counter()
+
+
+def stop_page_clock(app: Sphinx, doctree) -> None:
+    """Record how long reading (and so executing) the page took, for the benchmark."""
+    started = app.env.temp_data.get("pbe_read_started")
+    if started is not None:
+        seconds = time.perf_counter() - started
+        app.env.metadata[app.env.docname]["pbe_read_seconds"] = round(seconds, 2)
+        logger.verbose(f"read {app.env.docname} in {seconds:.1f} s")
+
+
+def publish_notebook_with_outputs(app: Sphinx, pagename: str, templatename, context, doctree):
+    """Serve the executed notebook as the page's .ipynb download, outputs included.
+
+    On a cache hit myst-nb hands the theme a notebook without outputs; the cache has them.
+    """
+    source = Path(app.env.doc2path(pagename))
+    if not context.get("ipynb_source") or source.suffix != ".md":
+        return
+    import nbformat
+    from jupyter_cache import get_cache
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    notebook = read_myst_markdown_notebook(source.read_text(encoding="utf8"))
+    try:
+        _, notebook = get_cache(app.env.mystnb_config.execution_cache_path).merge_match_into_notebook(
+            notebook
+        )
+    except KeyError:
+        return  # executed outside the cache (force mode): the theme's copy has its outputs
+    nbformat.write(notebook, Path(app.outdir, "_sources", pagename + ".ipynb"))
+
+
+def mark_executed_pages(app: Sphinx, doctree) -> None:
+    """Say under the title of every page that runs code what it ran with, and when."""
+    from docutils import nodes
+    from jupyter_sphinx.ast import JupyterCellNode, JupyterKernelNode
+
+    myst_cells = list(doctree.findall(lambda n: isinstance(n, nodes.Element) and n.get("nb_element") == "cell_code"))
+    rst_cells = list(doctree.findall(JupyterCellNode))
+    if not (myst_cells or rst_cells):
+        return
+    kernels = {n["kernel_name"] for n in doctree.findall(JupyterKernelNode)}
+    kernelspec = app.env.metadata[app.env.docname].get("kernelspec") or {}
+    if myst_cells and isinstance(kernelspec, dict):
+        kernels.add(kernelspec.get("name", "python3"))
+    ran_with = [f"Prefect {metadata.version('prefect')}"]
+    if "prefect1" in kernels:
+        ran_with.append(f"Prefect {legacy_prefect_version()} (legacy kernel)")
+    note = nodes.paragraph(
+        "", f"Executed with {' and '.join(ran_with)} on {date.today():%Y-%m-%d}.",
+        classes=["pbe-executed"],
+    )  # fmt: skip
+    title = next(doctree.findall(nodes.title), None)
+    if title is not None:
+        title.parent.insert(title.parent.index(title) + 1, note)
+
+
+@functools.cache
+def legacy_prefect_version() -> str:
+    """The Prefect version installed beside the `prefect1` kernel's interpreter."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    python = Path(KernelSpecManager().get_kernel_spec("prefect1").argv[0])
+    site = python.parent.parent.glob("lib/python3*/site-packages")
+    return next(metadata.distributions(name="prefect", path=[str(p) for p in site])).version
+
+
+def docstring_summary(app, what, name, obj, options, lines: list[str]) -> None:
+    """Keep the first paragraph of a Prefect docstring on the API page.
+
+    Prefect writes its docstrings in Markdown, which reStructuredText cannot read; the summary
+    is plain prose, and the full text is one link away in Prefect's own reference.
+    """
+    if name.startswith(("prefect.", "prefect_dask.")):
+        blank = lines.index("") if "" in lines else len(lines)
+        lines[blank:] = []
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def report_cell_errors() -> None:
     """Make jupyter-sphinx name the page and the failing cell instead of stopping the build."""
     from jupyter_sphinx.execute import ExecuteJupyterCells
@@ -245,7 +370,7 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("pbe_kernels", [], "env", types=[list])
     prepare_runtime(app)
     app.setup_extension("prefect_by_example.directive")  # `flow-graph` pictures
-    report_cell_errors()
+    adapt_jupyter_sphinx()
     server = BuildServer()
     app.connect("builder-inited", add_kernels)
     app.connect("env-before-read-docs", server.start)
