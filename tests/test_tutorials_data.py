@@ -1,0 +1,173 @@
+"""Tutorials 1-4 teach what their executed outputs show: flows, cached files, pandas results, memory."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+SCRIPT_TO_FLOW = "tutorials/01-turn-a-script-into-a-flow"
+CACHE_TO_FILES = "tutorials/02-cache-task-outputs-to-files"
+DATAFRAMES = "tutorials/03-store-dataframes-as-results"
+BIG_RESULTS = "tutorials/04-keep-big-results-out-of-memory"
+PAGES = [SCRIPT_TO_FLOW, CACHE_TO_FILES, DATAFRAMES, BIG_RESULTS]
+
+# every run these pages make, by the name the page gives it
+RUN_NAMES = {
+    SCRIPT_TO_FLOW: {
+        "export-3-days", "daily-report", "weather-note", "warmest-reading",
+        *(f"{kind}-day-{day}" for kind in ("read", "export") for day in (1, 2, 3)),
+    },
+    CACHE_TO_FILES: {"weather-north", "download-north", "daily-north"},
+    DATAFRAMES: {
+        "station-report", "combine", "daily-range",
+        *(f"measure-{station}" for station in ("north", "south", "east")),
+    },
+    BIG_RESULTS: {
+        "warm-up", "defaults", "no-memory-cache", "persisted", "persisted-no-memory-cache",
+        "file-paths", "load", "double", "add_one", "square", "total",
+    },
+}  # fmt: skip
+
+RUN_LINE = re.compile(r"(?:Flow|Task) run '([^']+)' - (.*)")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def output_text(site, docname: str) -> str:
+    return "\n".join(site.outputs(docname))
+
+
+def run_lines(site, docname: str) -> list[tuple[str, str]]:
+    """(run name, message) of every Prefect log line the page printed, in order."""
+    return RUN_LINE.findall(output_text(site, docname))
+
+
+def svg_texts(site, docname: str) -> list[str]:
+    """The text of each SVG picture on the page (flow graphs and run graphs)."""
+    texts = []
+    for path in site.images(docname):
+        if path.suffix == ".svg":
+            labels = re.findall(r"<text[^>]*>([^<]*)</text>", path.read_text())
+            texts.append(" | ".join(html.unescape(label) for label in labels))
+    return texts
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_page_builds_clean_with_stable_output(site, docname):
+    page = docname.split("/")[-1]
+    warnings = [line for line in site.console.splitlines() if "WARNING" in line or "ERROR" in line]
+    assert not [line for line in warnings if page in line]
+    text = site.text(docname)
+    # runs carry the names the page gives them: no made-up names, ids or temporary paths
+    assert {name for name, _ in run_lines(site, docname)} == RUN_NAMES[docname]
+    assert not UUID.search(text)
+    assert "/tmp/" not in text and "/home/" not in text
+    assert "Traceback" not in text
+
+
+def test_script_becomes_a_flow_with_readable_logs(site):
+    out = output_text(site, SCRIPT_TO_FLOW)
+    # the plain script and the flow write the same files; prints become task run log lines
+    for day, warmest in [(1, "24.5"), (2, "24.2"), (3, "24.2")]:
+        line = f"wrote exports/day-{day}.csv: 24 readings, warmest {warmest} °C"
+        assert f"\n{line}" in out
+        assert f"Task run 'export-day-{day}' - {line}" in out
+    # the file read back with pandas: day 2, hours 0-2
+    assert re.search(
+        r"day\s+hour\s+temperature.*?2\s+0\s+13\.9", site.text(SCRIPT_TO_FLOW), re.DOTALL
+    )
+
+
+def test_subflows_run_as_runs_of_their_own(site):
+    lines = run_lines(site, SCRIPT_TO_FLOW)
+    report = [i for i, (name, _) in enumerate(lines) if name == "daily-report"]
+    inside = lines[report[0] : report[-1] + 1]
+    began = [message for name, message in inside if message.startswith("Beginning subflow run")]
+    assert began == [
+        "Beginning subflow run 'export-3-days' for flow 'export-days'",
+        "Beginning subflow run 'weather-note' for flow 'weather-note'",
+    ]
+    assert ("warmest-reading", "warmest: 24.5 °C, day 1 at 15:00") in inside
+    assert inside[-1] == ("daily-report", "Finished in state Completed()")
+    # the run graph draws each subflow run as a completed cluster around its task runs
+    run_graph = next(
+        t for t in svg_texts(site, SCRIPT_TO_FLOW) if "daily-report" in t and "Completed" in t
+    )
+    assert "export-days · Completed" in run_graph
+    assert "weather-note · Completed" in run_graph
+    assert "read-day-3" in run_graph and "warmest-reading" in run_graph
+
+
+def test_cached_run_loads_named_files(site):
+    out = output_text(site, CACHE_TO_FILES)
+    assert "first run took more than 5 s: True" in out
+    for name in ("readings_north.csv", "daily_north.parquet"):
+        assert f"'results/{name}'" in out and f"'results/.records/{name}'" in out
+    # the result files are plain files: CSV text, and a record naming the serializer
+    assert "day,hour,temperature\n1,0,15.1\n1,1,14.2\n1,2,12.9" in out
+    assert "{'type': 'pandas', 'format': 'parquet'" in out
+    # the second run skipped the 5 s download, and loses its last second to the heartbeat
+    assert "second run took less than 5 s (download skipped): True" in out
+    assert "second run took less than 1 s: False" in out
+    assert "at least 1 s with heartbeats on: True" in out
+    assert "without heartbeats, a cached run took under 1 s: True" in out
+
+
+def test_forget_reruns_one_task_and_refresh_reruns_all(site):
+    lines = run_lines(site, CACHE_TO_FILES)
+    finished = [(name, msg) for name, msg in lines if name != "weather-north"]
+    cached = "Finished in state Cached(type=COMPLETED)"
+    completed = "Finished in state Completed()"
+    assert finished == [
+        ("download-north", completed), ("daily-north", completed),  # first run
+        ("download-north", cached), ("daily-north", cached),  # second run
+        *[("download-north", cached), ("daily-north", cached)] * 3,  # without heartbeats
+        ("download-north", cached), ("daily-north", completed),  # after forget()
+        ("download-north", completed), ("daily-north", completed),  # refresh_cache
+    ]  # fmt: skip
+    out = output_text(site, CACHE_TO_FILES)
+    assert "daily_north.parquet is back: True" in out
+    graphs = [t for t in svg_texts(site, CACHE_TO_FILES) if "download-north" in t]
+    assert len(graphs) == 2 and "Cached" in graphs[0] and "Cached" not in graphs[1]
+
+
+def test_dataframes_stored_one_file_per_mapped_item(site):
+    out = output_text(site, DATAFRAMES)
+    for name in [
+        "all_readings.csv", "daily_range.json",
+        "readings/east.parquet", "readings/north.parquet", "readings/south.parquet",
+    ]:  # fmt: skip
+        assert f"'results/{name}'" in out
+    assert "serializer: PandasSerializer(type='pandas', format='parquet'" in out
+    assert '[{"station":"east","day":"2024-07-01","min":' in out
+    assert re.search(r"csv:\s+str\n", out)
+    assert re.search(r"csv, parse_dates: datetime64", out)
+    # first run: every task completes, the map in order; second run: everything from files
+    lines = [(name, msg.split("(")[0]) for name, msg in run_lines(site, DATAFRAMES)]
+    tasks = ["measure-north", "measure-south", "measure-east", "combine", "daily-range"]
+    finished = [(name, msg) for name, msg in lines if name in tasks]
+    assert finished == [(name, "Finished in state Completed") for name in tasks] + [
+        (name, "Finished in state Cached") for name in tasks
+    ]
+    assert any("measure-north ×3" in t and "Completed" in t for t in svg_texts(site, DATAFRAMES))
+
+
+def test_file_paths_keep_memory_flat(site):
+    out = output_text(site, BIG_RESULTS)
+    assert "plain Python holds one array at a time: True" in out
+    assert "persisted and cached in memory: grows by an array per step: True" in out
+    assert "persisted, not cached in memory: stays under 3 arrays: True" in out
+    assert "with file paths, RSS grows under 10 MB at every step: True" in out
+    # the chart: a PNG drawn at build time on a white background (readable in dark mode)
+    from PIL import Image
+
+    charts = [path for path in site.images(BIG_RESULTS) if path.suffix == ".png"]
+    assert len(charts) == 1
+    with Image.open(charts[0]) as chart:
+        assert chart.width > 600
+        assert chart.convert("RGB").getpixel((2, 2)) == (255, 255, 255)
+    # the file-path chain ran as drawn: five completed task runs
+    run_graph = next(t for t in svg_texts(site, BIG_RESULTS) if "Completed" in t)
+    for step in ("load", "double", "add_one", "square", "total"):
+        assert step in run_graph
