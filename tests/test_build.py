@@ -125,9 +125,11 @@ PAGE
 
 
 def mini_site(tmp_path: Path, page: str, text: str) -> Path:
-    """A site of one page beside a copy of our conf.py."""
+    """A site of one page beside a copy of our conf.py and what it refers to."""
     src = tmp_path / "src"
-    (src / Path(page).parent).mkdir(parents=True)
+    for needed in ("_static", "docs/_inventories"):
+        shutil.copytree(ROOT / needed, src / needed)
+    (src / Path(page).parent).mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "conf.py", src)
     (src / "index.md").write_text(MINI_INDEX.replace("PAGE", page))
     (src / page).write_text(text)
