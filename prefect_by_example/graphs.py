@@ -1258,6 +1258,8 @@ class _RunGraphBuilder:
 
     def _node(self, group: list[Any], cluster: str | None) -> Node:
         first = group[0]
+        # runs start in any order: a group is named after its first call, not its first start
+        named = min(group, key=lambda run: int(run.dynamic_key) if str(run.dynamic_key).isdigit() else 0)
         # a group shows its most serious state; its label counts them all, worst first
         rank = {
             run.state_name or "Pending": _SEVERITY.index(state_category(run.state)) for run in group
@@ -1268,8 +1270,8 @@ class _RunGraphBuilder:
         worst = next(iter(states))
         return Node(
             self.endpoint[first.id],
-            _task_name(first),
-            _task_name(first),
+            _task_name(named),
+            _task_name(named),
             cluster,
             mapped=len(group) > 1,
             count=len(group) if len(group) > 1 else None,
