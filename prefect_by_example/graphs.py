@@ -1117,7 +1117,10 @@ def _settled_tree(client, root_id: UUID, timeout: float):
         root, flow_runs, task_runs, _ = tree
         runs = [*flow_runs.values(), *task_runs]
         snapshot = {(r.id, r.state_id) for r in runs}
-        if not _is_final(root) or snapshot == previous or time.monotonic() > deadline:
+        # a finished run with no task runs yet: its events (e.g. from a worker's process) are
+        # still on their way, so wait for them rather than take two empty reads as settled
+        waiting = not task_runs and _is_final(root)
+        if time.monotonic() > deadline or not _is_final(root) or (snapshot == previous and not waiting):
             return tree
         previous = snapshot
         # runs still pending in a finished flow may never move (NotReady): look again soon
