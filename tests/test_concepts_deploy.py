@@ -106,7 +106,7 @@ def test_result_files_are_written(site):
     assert "without result_storage, results go to $PREFECT_HOME/storage" in text
     # prefect 1: S3 storage brings an S3Result for the same bucket
     assert "S3    -> S3Result in my-bucket" in text
-    assert "YYYY/MM/DD/<uuid>.prefect_result" in text
+    assert "<year>/<month>/<day>/<uuid>.prefect_result" in text
     assert "the result holds: 3.8" in text
 
 

@@ -14,6 +14,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from background import start, stop
 
 
@@ -35,20 +37,29 @@ class LocalS3:
         stop(self.process, grace=5)
 
 
-def local_s3(log: str | Path = "moto.log", timeout: float = 30) -> LocalS3:
+def local_s3(log: str | Path = "moto.log", timeout: float = 30, tries: int = 3) -> LocalS3:
     """Start moto's server on 127.0.0.1 and wait until it answers."""
-    port = free_port()
     moto_server = Path(sys.executable).with_name("moto_server")
-    command = [moto_server, "-H", "127.0.0.1", "-p", port]
-    process = start(command, log=log)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-            return LocalS3(url, process)
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                stop(process)
-                raise RuntimeError(f"moto_server did not start: {log}")
-            time.sleep(0.1)
+    for _ in range(tries):
+        port = free_port()
+        process = start([moto_server, "-H", "127.0.0.1", "-p", port], log=log)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+            except OSError:
+                time.sleep(0.1)
+                continue
+            # the answer may come from another program that took the port first
+            if listens_on(process.pid, port):
+                return LocalS3(url, process)
+            break
+        stop(process)
+    raise RuntimeError(f"moto_server did not start: {log}")
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """True if process `pid` itself listens on `port`."""
+    connections = psutil.Process(pid).net_connections(kind="tcp")
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections)
