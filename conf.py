@@ -28,11 +28,8 @@ extensions = [
 # -- what is (not) a page ------------------------------------------------------
 exclude_patterns = [
     "_build",
-    ".nox",
-    ".venv",
-    ".ci",
-    ".github",
-    "**/.ipynb_checkpoints",
+    ".*",  # hidden folders: environments (.nox, .venv), tool caches, CI files
+    "**/.*",  # and hidden ones further down, e.g. JupyterLab's .ipynb_checkpoints
     "**/*.ipynb",  # jupytext twins a reader's JupyterLab may create
     "README.md",
     "requirements",
