@@ -1261,8 +1261,10 @@ class _RunGraphBuilder:
 
     def _node(self, group: list[Any], cluster: str | None) -> Node:
         first = group[0]
-        # runs start in any order: a group is named after its first call, not its first start
-        named = min(group, key=lambda run: int(run.dynamic_key) if str(run.dynamic_key).isdigit() else 0)
+        # a map's runs are numbered in whatever order they start, and each may have a name of
+        # its own (task_run_name): a group takes the name its runs share, else its function's
+        names = {_task_name(run) for run in group}
+        name = names.pop() if len(names) == 1 else first.task_key.rsplit("-", 1)[0]
         # a group shows its most serious state; its label counts them all, worst first
         rank = {
             run.state_name or "Pending": _SEVERITY.index(state_category(run.state)) for run in group
@@ -1273,8 +1275,8 @@ class _RunGraphBuilder:
         worst = next(iter(states))
         return Node(
             self.endpoint[first.id],
-            _task_name(named),
-            _task_name(named),
+            name,
+            name,
             cluster,
             mapped=len(group) > 1,
             count=len(group) if len(group) > 1 else None,

@@ -190,6 +190,24 @@ def test_mapped_runs_are_one_group_node():
     assert 'peripheries="2"' in node_line(graph, "square ×5")
 
 
+@task(task_run_name="weigh-{parcel}")
+def weigh(parcel: str) -> int:
+    return len(parcel)
+
+
+@flow
+def mapping_with_run_names():
+    return total(weigh.map(["box", "crate", "envelope", "tube"]))
+
+
+def test_a_group_of_named_runs_takes_its_functions_name():
+    # each run has a name of its own, and the runs start in any order: the group's label
+    # must not depend on which one came first
+    graph = run_graph(mapping_with_run_names(return_state=True))
+    assert [n.label for n in graph.nodes] == ["weigh ×4", "total"]
+    assert edges(graph) == {("weigh ×4", "total", "data", "numbers")}
+
+
 @task
 def invert(x: int) -> float:
     return 1 / x

@@ -150,7 +150,7 @@ def test_dataframes_stored_one_file_per_mapped_item(site):
     assert finished == [(name, "Finished in state Completed") for name in tasks] + [
         (name, "Finished in state Cached") for name in tasks
     ]
-    assert any("measure-north ×3" in t and "Completed" in t for t in svg_texts(site, DATAFRAMES))
+    assert any("measure ×3" in t and "Completed" in t for t in svg_texts(site, DATAFRAMES))
 
 
 def test_file_paths_keep_memory_flat(site):
