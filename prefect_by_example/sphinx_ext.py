@@ -165,6 +165,16 @@ def publish_notebook_with_outputs(app: Sphinx, pagename: str, templatename, cont
     nbformat.write(notebook, Path(app.outdir, "_sources", pagename + ".ipynb"))
 
 
+def keep_scripts_local(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Leave out scripts from other hosts: the site works offline and tells no one who reads it.
+
+    jupyter-sphinx adds the ipywidgets loaders from CDNs to every page; no page shows a widget.
+    """
+    scripts = context.get("script_files")
+    if scripts is not None:
+        scripts[:] = [js for js in scripts if "://" not in str(getattr(js, "filename", js))]
+
+
 def mark_executed_pages(app: Sphinx, doctree) -> None:
     """Say under the title of every page that runs code what it ran with, and when."""
     from docutils import nodes
@@ -217,7 +227,13 @@ def _exit_on_sigterm(signum, frame):
 
 def adapt_jupyter_sphinx() -> None:
     """Give jupyter-sphinx what myst-nb has: a temporary working folder, readable streams,
-    and errors that name the page instead of stopping the build."""
+    errors that name the page instead of stopping the build, and one kernel per language.
+
+    jupyter-sphinx starts a fresh kernel at every `jupyter-kernel` directive, so a page whose
+    tabs alternate Prefect 3 and Prefect 1 would start one kernel per tab. Here a page runs
+    one session per kernel name, as a notebook with two kernels would: switching back to a
+    kernel continues its session. The page's kernels run side by side.
+    """
     from jupyter_sphinx import execute as js_execute
     from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
@@ -225,8 +241,9 @@ def adapt_jupyter_sphinx() -> None:
     if getattr(transform.apply, "_pbe_wrapped", False):
         return
     original_apply, original_execute = transform.apply, js_execute.execute_cells
+    pending: list = []  # the current page's executed segments, in page order
 
-    def execute_cells(kernel_name, cells, execute_kwargs):
+    def run_session(kernel_name, cells, execute_kwargs):
         # files a page writes land in a folder removed afterwards, never in the sources
         with tempfile.TemporaryDirectory(prefix="pbe-page-") as cwd:
             notebook = original_execute(kernel_name, cells, {**execute_kwargs, "cwd": cwd})
@@ -234,10 +251,51 @@ def adapt_jupyter_sphinx() -> None:
         notebook, _ = CoalesceStreamsPreprocessor().preprocess(notebook, {})
         return notebook
 
+    def execute_page(self) -> None:
+        """Run the page's cells, one session per kernel, and queue the segments' notebooks."""
+        import copy
+        from concurrent.futures import ThreadPoolExecutor
+
+        import nbformat
+        from jupyter_sphinx.ast import JupyterCellNode, JupyterKernelNode
+
+        default = self.config.jupyter_execute_default_kernel
+        if not next(self.document.findall(JupyterCellNode), None):
+            return
+        found = self.document.findall(lambda n: isinstance(n, (JupyterCellNode, JupyterKernelNode)))
+        segments = []  # (kernel, cells), split where jupyter-sphinx splits
+        for node in found:
+            if isinstance(node, JupyterKernelNode):
+                segments.append((node["kernel_name"] or default, []))
+                continue
+            if not segments:
+                segments.append((default, []))
+            segments[-1][1].append(nbformat.v4.new_code_cell(node.astext() if node["execute"] else ""))
+        sessions = {kernel: [c for k, cells in segments if k == kernel for c in cells] for kernel, _ in segments}
+        kwargs = self.config.jupyter_execute_kwargs
+        with ThreadPoolExecutor(len(sessions)) as pool:
+            futures = {k: pool.submit(run_session, k, cells, kwargs) for k, cells in sessions.items()}
+            ran = {k: future.result() for k, future in futures.items()}
+        taken = dict.fromkeys(ran, 0)
+        for kernel, cells in segments:
+            part = copy.copy(ran[kernel])
+            part.cells = ran[kernel].cells[taken[kernel] : taken[kernel] + len(cells)]
+            taken[kernel] += len(cells)
+            pending.append((kernel, part))
+
+    def execute_cells(kernel_name, cells, execute_kwargs):
+        if not pending:  # called from elsewhere: run as jupyter-sphinx would
+            return run_session(kernel_name, cells, execute_kwargs)
+        kernel, notebook = pending.pop(0)
+        assert kernel == kernel_name and len(notebook.cells) == len(cells), (kernel, kernel_name)
+        return notebook
+
     def apply(self, **kwargs):
         # kernels find the page's own files (e.g. examples/) through this variable
         os.environ["PBE_PAGE_DIR"] = str(Path(self.env.doc2path(self.env.docname)).parent)
+        pending.clear()
         try:
+            execute_page(self)
             original_apply(self, **kwargs)
         except ExtensionError as err:
             # the message holds the kernel's traceback, which quotes the failing cell's code
@@ -248,6 +306,8 @@ def adapt_jupyter_sphinx() -> None:
                 type="pbe",
                 subtype="cell-error",
             )
+        finally:
+            pending.clear()
 
     apply._pbe_wrapped = True
     transform.apply = apply
@@ -269,6 +329,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("doctree-read", stop_page_clock)
     app.connect("doctree-read", mark_executed_pages)
     app.connect("autodoc-process-docstring", docstring_summary)
+    app.connect("html-page-context", keep_scripts_local)
     # after the theme's own handler, which copies the notebook first
     app.connect("html-page-context", publish_notebook_with_outputs, priority=900)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}
