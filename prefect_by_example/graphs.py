@@ -1137,6 +1137,27 @@ def _call_order(run: Any) -> tuple:
     return (millis, asked.timestamp() if asked else 0.0, str(run.id))
 
 
+def _inputs_first(runs: list) -> list:
+    """`runs` (in call order) reordered so that each comes after the runs it takes inputs from."""
+    pending = {run.id: run for run in runs}
+    placed: list = []
+
+    def place(run, path=()) -> None:
+        if run.id not in pending or run.id in path:
+            return
+        for items in run.task_inputs.values():
+            for item in items:
+                upstream = pending.get(getattr(item, "id", None))
+                if upstream is not None:
+                    place(upstream, (*path, run.id))
+        if pending.pop(run.id, None) is not None:
+            placed.append(run)
+
+    for run in runs:
+        place(run)
+    return placed
+
+
 def _task_name(run: Any) -> str:
     """The task's own name: the run name without the suffix Prefect adds to it."""
     key = str(run.dynamic_key)
@@ -1222,23 +1243,24 @@ class _RunGraphBuilder:
 
     def _nodes(self, graph: FlowGraph, runs: list, cluster: str | None) -> None:
         """Nodes for the task runs of one flow run, in call order, with maps grouped."""
-        # Prefect 3 does not record which runs one .map() made: a run joins the runs just
-        # before it when they run the same task with inputs from the same nodes (a map over
-        # a map: from one group node), waiting for the same runs
-        groups: list[list[Any]] = []
-        current: list[Any] = []
-        signature = None
-        for run in runs:
+        # Prefect 3 does not record which runs one .map() made, and a map's runs are created
+        # by its worker threads, so a downstream call may be created between them. Runs of
+        # the same task whose inputs come from the same nodes (a map over a map: from one
+        # group node) form one group; inputs are placed before the runs that use them.
+        groups: dict[tuple, list[Any]] = {}
+        for run in _inputs_first(runs):
             if run.id in self.subflow_of:
-                current = []  # a subflow call in between ends any map
                 continue
-            mine = (run.task_key, self._inputs(run))
-            if not current or mine != signature:
-                current, signature = [], mine
-                groups.append(current)
+            signature = (run.task_key, self._inputs(run))
+            if signature not in groups:
+                groups[signature] = []
                 self.node_count += 1
-            current.append(run)
-            self.endpoint[run.id] = f"r{self.node_count}"
+                node_id = f"r{self.node_count}"
+            else:
+                node_id = self.endpoint[groups[signature][0].id]
+            groups[signature].append(run)
+            self.endpoint[run.id] = node_id
+        groups = list(groups.values())
         made = [(self._node(group, cluster), group[0]) for group in groups]
         # number only the names Prefect made up (task-0...), never a custom task_run_name
         prefect_named = [node for node, run in made if _task_name(run) != run.name]

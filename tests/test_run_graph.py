@@ -9,8 +9,10 @@ import pytest
 from prefect import flow, task
 from prefect.cache_policies import INPUTS
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
+from prefect_by_example import graphs
 from prefect_by_example.graphs import STATE_COLOURS, FlowGraphError, run_graph
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -188,6 +190,22 @@ def test_mapped_runs_are_one_group_node():
     assert (group.mapped, group.count, group.states) == (True, 5, {"Completed": 5})
     assert edges(graph) == {("square ×5", "total", "data", "numbers")}
     assert 'peripheries="2"' in node_line(graph, "square ×5")
+
+
+def test_a_map_stays_one_group_whatever_order_its_runs_were_created_in(monkeypatch):
+    # a map's runs are created by its worker threads: the downstream run can be created (and
+    # stamped) between them. Read the runs back in that order: first square, total, the rest
+    state = mapping(return_state=True)
+    flow_run = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=flow_run)
+    (last,) = [run.id for run in runs if run.name.startswith("total")]
+    squares = [run.id for run in runs if run.id != last]
+    order = [squares[0], last, *squares[1:]]
+    monkeypatch.setattr(graphs, "_call_order", lambda run: order.index(run.id))
+    graph = run_graph(state)
+    assert [n.label for n in graph.nodes] == ["square ×5", "total"]
+    assert edges(graph) == {("square ×5", "total", "data", "numbers")}
 
 
 @task(task_run_name="weigh-{parcel}")
