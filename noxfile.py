@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -14,12 +15,15 @@ nox.options.default_venv_backend = "uv"
 nox.options.sessions = ["docs"]
 
 ROOT = Path(__file__).parent
+sys.path.insert(0, str(ROOT))
+from prefect_by_example import BUILD_OPTIONS  # noqa: E402 - plain Python, no dependencies
+
 BUILD = ROOT / "_build"
 LEGACY_VENV = ROOT / ".nox" / "legacy"
 KERNELS = ROOT / ".nox" / "kernels"  # conf.py's pbe_kernels_path points here
 # compiled bytecode: otherwise every kernel recompiles Prefect on import
 INSTALL_ENV = {"UV_COMPILE_BYTECODE": "1"}
-SPHINX_ARGS = ["-n", "-W", "--keep-going", "-T", "-j", "auto", "-d", str(BUILD / "doctrees")]
+SPHINX_ARGS = [*BUILD_OPTIONS, "-d", str(BUILD / "doctrees")]
 
 
 def install_docs_env(session: nox.Session, *extra: str) -> None:

@@ -6,6 +6,7 @@ and prints figures with their targets. Also writes them to bench/latest.md for t
 
 from __future__ import annotations
 
+import json
 import pickle
 import platform
 import re
@@ -17,12 +18,14 @@ import time
 from datetime import date
 from pathlib import Path
 
+from prefect_by_example import PARALLEL_OPTIONS, STRICT_OPTIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 KERNELS = ROOT / ".nox/kernels/share/jupyter"
-STRICT = ["-n", "-W", "--keep-going", "-T"]
 NAIVE = [
     "-D", "nb_execution_mode=force",  # myst-nb's usual choice: execute every notebook every time
     "-D", "pbe_prefect_server=0",  # no shared server: each kernel starts a temporary one
+    "-D", "pbe_page_seconds=",  # pages read in alphabetical order
 ]  # fmt: skip
 
 
@@ -40,8 +43,8 @@ def copy_sources(dest: Path) -> Path:
 
 def build(src: Path, out: Path, *extra: str, parallel: bool = True) -> tuple[float, str]:
     cmd = [
-        sys.executable, "-m", "sphinx", "-b", "html", *STRICT,
-        *(["-j", "auto"] if parallel else []),
+        sys.executable, "-m", "sphinx", "-b", "html", *STRICT_OPTIONS,
+        *(PARALLEL_OPTIONS if parallel else []),
         "-d", str(out / "doctrees"),
         "-D", f"pbe_kernels_path={KERNELS}", *extra, str(src), str(out / "html"),
     ]  # fmt: skip
@@ -106,6 +109,9 @@ def main() -> None:
     for doc, seconds in sorted(times.items(), key=lambda kv: -kv[1]):
         print(f"  {doc:<50} {seconds:6.1f} s")
     write_summary(rows, times)
+    # what the next builds use to spread the slow pages over Sphinx's processes (conf.py)
+    seconds = {doc: times[doc] for doc in sorted(times)}
+    (ROOT / "bench" / "page-seconds.json").write_text(json.dumps(seconds, indent=1) + "\n")
 
 
 def write_summary(rows, times) -> None:

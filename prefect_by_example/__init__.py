@@ -1,6 +1,15 @@
 """Code shared by the Prefect by Example pages: build hooks and flow-graph drawing."""
 
+import os
+
 __version__ = "0.1.0"
+
+# the sphinx-build options of every build of the site (nox sessions, tests, benchmark):
+# strict, and two reading processes per core, since pages spend most of their time waiting
+# on kernels and on the Prefect server
+STRICT_OPTIONS = ["-n", "-W", "--keep-going", "-T"]
+PARALLEL_OPTIONS = ["-j", str(2 * (os.cpu_count() or 1))]
+BUILD_OPTIONS = [*STRICT_OPTIONS, *PARALLEL_OPTIONS]
 
 
 def setup(app):

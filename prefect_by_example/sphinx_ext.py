@@ -130,6 +130,15 @@ class BuildServer:
             server.stop()
 
 
+def schedule_pages(app: Sphinx, env, docnames: list[str]) -> None:
+    """Spread the slow pages over the reading processes (Sphinx lets this hook reorder)."""
+    from .schedule import balanced_order, read_seconds
+
+    if app.parallel > 1 and app.config.pbe_page_seconds:
+        seconds = read_seconds(Path(app.srcdir, app.config.pbe_page_seconds))
+        docnames[:] = balanced_order(docnames, seconds, app.parallel)
+
+
 def start_page_clock(app: Sphinx, docname: str, source: list[str]) -> None:
     app.env.temp_data["pbe_read_started"] = time.perf_counter()
 
@@ -318,12 +327,14 @@ def setup(app: Sphinx) -> dict:
     app.add_config_value("pbe_prefect_server", True, "env", types=[bool])
     app.add_config_value("pbe_kernels_path", ".nox/kernels/share/jupyter", "env", types=[str])
     app.add_config_value("pbe_kernels", [], "env", types=[list])
+    app.add_config_value("pbe_page_seconds", "", "", types=[str])
     prepare_runtime(app)
     app.setup_extension("prefect_by_example.directive")  # `flow-graph` pictures
     adapt_jupyter_sphinx()
     server = BuildServer()
     app.connect("builder-inited", add_kernels)
     app.connect("env-before-read-docs", server.start)
+    app.connect("env-before-read-docs", schedule_pages)
     app.connect("build-finished", server.stop)
     app.connect("source-read", start_page_clock)
     app.connect("doctree-read", stop_page_clock)

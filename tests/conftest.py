@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from prefect_by_example import BUILD_OPTIONS
 from prefect_by_example.server import PrefectServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,8 +78,7 @@ def build_site(srcdir: Path, outdir: Path, *extra: str) -> BuiltSite:
     (outdir / "home").mkdir(parents=True)
     env = {**os.environ, "HOME": str(outdir / "home")}
     cmd = [
-        sys.executable, "-m", "sphinx", "-b", "html", "-n", "-W", "--keep-going", "-T",
-        "-j", "auto", "-d", str(outdir / "doctrees"),
+        sys.executable, "-m", "sphinx", "-b", "html", *BUILD_OPTIONS, "-d", str(outdir / "doctrees"),
         *extra, str(srcdir), str(outdir / "html"),
     ]  # fmt: skip
     started = time.time()
