@@ -62,11 +62,16 @@ html_theme_options = {
     "use_repository_button": True,
     "show_toc_level": 2,
 }
+# light or dark as the reader's system is; unset, a first visit logs an error in the console
+html_context = {"default_mode": "auto"}
 html_baseurl = "https://prefect-by-example.github.io/prefect-by-example/"  # for the sitemap
 sitemap_url_scheme = "{link}"
 html_css_files = ["prefect-by-example.css"]
 html_static_path = ["_static"]
 graphviz_output_format = "svg"
+# the copy button leaves out shell and Python prompts, and the output lines after them
+copybutton_prompt_text = r"\$ |>>> |\.\.\. "
+copybutton_prompt_is_regexp = True
 # the 404 page links to assets by absolute URL: "/" locally, "/<repo>/" on GitHub Pages
 notfound_urls_prefix = os.environ.get("SITE_URL_PREFIX", "/")
 

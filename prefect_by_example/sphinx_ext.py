@@ -174,14 +174,35 @@ def publish_notebook_with_outputs(app: Sphinx, pagename: str, templatename, cont
     nbformat.write(notebook, Path(app.outdir, "_sources", pagename + ".ipynb"))
 
 
-def keep_scripts_local(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
-    """Leave out scripts from other hosts: the site works offline and tells no one who reads it.
+def drop_assets_we_do_not_ship(app: Sphinx, pagename: str, templatename, context, doctree):
+    """Link only files the site holds: it works offline and tells no other host who reads it.
 
-    jupyter-sphinx adds the ipywidgets loaders from CDNs to every page; no page shows a widget.
+    jupyter-sphinx adds the ipywidgets loaders from CDNs to every page (no page shows a
+    widget) and links its Thebe files even when Thebe is off, when it does not copy them.
     """
-    scripts = context.get("script_files")
-    if scripts is not None:
-        scripts[:] = [js for js in scripts if "://" not in str(getattr(js, "filename", js))]
+    thebe = bool(app.config.jupyter_sphinx_thebelab_config)
+
+    def shipped(asset) -> bool:
+        name = str(getattr(asset, "filename", asset))
+        return "://" not in name and (thebe or not name.rpartition("/")[2].startswith("thebelab"))
+
+    for key in ("script_files", "css_files"):
+        if context.get(key) is not None:
+            context[key][:] = [asset for asset in context[key] if shipped(asset)]
+
+
+SVG_OBJECT = re.compile(
+    r'<object (data="[^"]*" type="image/svg\+xml" class="[^"]*")>\s*<p class="warning">(.*?)</p>', re.S
+)
+
+
+def name_svg_objects(app: Sphinx, pagename: str, templatename, context, doctree) -> None:
+    """Give sphinx.ext.graphviz's SVG <object> its alt text as an accessible name.
+
+    Its alt text sits in a fallback paragraph that assistive technology never reaches.
+    """
+    if "body" in context:
+        context["body"] = SVG_OBJECT.sub(r'<object \1 role="img" aria-label="\2">\n<p class="warning">\2</p>', context["body"])
 
 
 def mark_executed_pages(app: Sphinx, doctree) -> None:
@@ -340,7 +361,8 @@ def setup(app: Sphinx) -> dict:
     app.connect("doctree-read", stop_page_clock)
     app.connect("doctree-read", mark_executed_pages)
     app.connect("autodoc-process-docstring", docstring_summary)
-    app.connect("html-page-context", keep_scripts_local)
+    app.connect("html-page-context", drop_assets_we_do_not_ship)
+    app.connect("html-page-context", name_svg_objects)
     # after the theme's own handler, which copies the notebook first
     app.connect("html-page-context", publish_notebook_with_outputs, priority=900)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}
