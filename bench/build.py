@@ -10,7 +10,6 @@ import json
 import pickle
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from prefect_by_example import PARALLEL_OPTIONS, STRICT_OPTIONS
+from prefect_by_example.checkout import copy_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNELS = ROOT / ".nox/kernels/share/jupyter"
@@ -27,18 +27,6 @@ NAIVE = [
     "-D", "pbe_prefect_server=0",  # no shared server: each kernel starts a temporary one
     "-D", "pbe_page_seconds=",  # pages read in alphabetical order
 ]  # fmt: skip
-
-
-def copy_sources(dest: Path) -> Path:
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    for name in files:
-        if (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    return dest
 
 
 def build(src: Path, out: Path, *extra: str, parallel: bool = True) -> tuple[float, str]:
@@ -83,7 +71,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="pbe-bench-") as tmp:
         tmp = Path(tmp)
-        src = copy_sources(tmp / "src")
+        src = copy_sources(ROOT, tmp / "src")
         # warm the empty-database template both builds share the cost of
         ours, console = build(src, tmp / "ours")
         times = page_times(tmp / "ours")

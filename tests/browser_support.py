@@ -5,8 +5,6 @@ from __future__ import annotations
 import ast
 import functools
 import http.server
-import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,19 +110,6 @@ def picture_contrast(png: Path) -> SimpleNamespace:
 
 
 # -- sources and live rebuilds ----------------------------------------------------------------
-
-
-def copy_sources(root: Path, dest: Path) -> Path:
-    """Copy what Git would commit from `root`: tracked files plus untracked, non-ignored ones."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=root, capture_output=True, text=True, check=True,
-    ).stdout.splitlines()  # fmt: skip
-    for name in files:
-        if (root / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(root / name, dest / name)
-    return dest
 
 
 def nox_session_command(noxfile: Path, function: str, root: Path, posargs=()) -> list[str]:

@@ -21,7 +21,6 @@ import pytest
 from browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    copy_sources,
     is_local,
     nox_session_command,
     picture_contrast,
@@ -30,6 +29,7 @@ from browser_support import (
 )
 from conftest import ROOT
 
+from prefect_by_example.checkout import copy_sources
 from prefect_by_example.server import free_port
 
 if not CHROMIUM.exists():
