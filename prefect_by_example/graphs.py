@@ -1128,13 +1128,13 @@ def _settled_tree(client, root_id: UUID, timeout: float):
 
 
 def _call_order(run: Any) -> tuple:
-    """When a run was asked for: uuid7 ids carry the millisecond, Prefect's own clock the rest."""
-    asked = run.expected_start_time or run.created
+    """When a run was asked for. Prefect makes a run's id (a uuid7, which sorts in the order
+    ids were made, to 50 ns) where the task is called or submitted, before any worker thread
+    creates the run; older ids fall back to Prefect's own clock."""
     if run.id.version == 7:
-        millis = run.id.int >> 80
-    else:
-        millis = int(asked.timestamp() * 1000) if asked else 0
-    return (millis, asked.timestamp() if asked else 0.0, str(run.id))
+        return (0, run.id.int)
+    asked = run.expected_start_time or run.created
+    return (1, asked.timestamp() if asked else 0.0, str(run.id))
 
 
 def _inputs_first(runs: list) -> list:
@@ -1243,24 +1243,24 @@ class _RunGraphBuilder:
 
     def _nodes(self, graph: FlowGraph, runs: list, cluster: str | None) -> None:
         """Nodes for the task runs of one flow run, in call order, with maps grouped."""
-        # Prefect 3 does not record which runs one .map() made, and a map's runs are created
-        # by its worker threads, so a downstream call may be created between them. Runs of
-        # the same task whose inputs come from the same nodes (a map over a map: from one
-        # group node) form one group; inputs are placed before the runs that use them.
-        groups: dict[tuple, list[Any]] = {}
+        # Prefect 3 does not record which runs one .map() made: a run joins the runs just
+        # before it when they run the same task with inputs from the same nodes (a map over
+        # a map: from one group node). A map's runs are created by its worker threads, so a
+        # downstream run may be created among them: runs are put after their inputs first.
+        groups: list[list[Any]] = []
+        current: list[Any] = []
+        signature = None
         for run in _inputs_first(runs):
             if run.id in self.subflow_of:
+                current = []  # a subflow call in between ends any map
                 continue
-            signature = (run.task_key, self._inputs(run))
-            if signature not in groups:
-                groups[signature] = []
+            mine = (run.task_key, self._inputs(run))
+            if not current or mine != signature:
+                current, signature = [], mine
+                groups.append(current)
                 self.node_count += 1
-                node_id = f"r{self.node_count}"
-            else:
-                node_id = self.endpoint[groups[signature][0].id]
-            groups[signature].append(run)
-            self.endpoint[run.id] = node_id
-        groups = list(groups.values())
+            current.append(run)
+            self.endpoint[run.id] = f"r{self.node_count}"
         made = [(self._node(group, cluster), group[0]) for group in groups]
         # number only the names Prefect made up (task-0...), never a custom task_run_name
         prefect_named = [node for node, run in made if _task_name(run) != run.name]

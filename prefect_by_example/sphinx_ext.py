@@ -255,6 +255,18 @@ def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def stop_kernels() -> None:
+    """Kill the Jupyter kernels this process started."""
+    import psutil
+
+    for child in psutil.Process().children():
+        try:
+            if any("ipykernel" in part for part in child.cmdline()):
+                child.kill()
+        except psutil.Error:
+            pass
+
+
 def adapt_jupyter_sphinx() -> None:
     """Give jupyter-sphinx what myst-nb has: a temporary working folder, readable streams,
     errors that name the page instead of stopping the build, and one kernel per language.
@@ -272,6 +284,7 @@ def adapt_jupyter_sphinx() -> None:
         return
     original_apply, original_execute = transform.apply, js_execute.execute_cells
     pending: list = []  # the current page's executed segments, in page order
+    current: dict = {}  # the page being executed, and whether its sessions ran
 
     def run_session(kernel_name, cells, execute_kwargs):
         # files a page writes land in a folder removed afterwards, never in the sources
@@ -303,9 +316,16 @@ def adapt_jupyter_sphinx() -> None:
             segments[-1][1].append(nbformat.v4.new_code_cell(node.astext() if node["execute"] else ""))
         sessions = {kernel: [c for k, cells in segments if k == kernel for c in cells] for kernel, _ in segments}
         kwargs = self.config.jupyter_execute_kwargs
-        with ThreadPoolExecutor(len(sessions)) as pool:
+        pool = ThreadPoolExecutor(len(sessions), thread_name_prefix="pbe-kernel")
+        try:
             futures = {k: pool.submit(run_session, k, cells, kwargs) for k, cells in sessions.items()}
             ran = {k: future.result() for k, future in futures.items()}
+        except (KeyboardInterrupt, SystemExit):
+            # the build is stopping: end the kernels, so the threads waiting on them end too
+            stop_kernels()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         taken = dict.fromkeys(ran, 0)
         for kernel, cells in segments:
             part = copy.copy(ran[kernel])
@@ -314,8 +334,12 @@ def adapt_jupyter_sphinx() -> None:
             pending.append((kernel, part))
 
     def execute_cells(kernel_name, cells, execute_kwargs):
-        if not pending:  # called from elsewhere: run as jupyter-sphinx would
+        page = current.get("page")
+        if page is None:  # called from elsewhere: run as jupyter-sphinx would
             return run_session(kernel_name, cells, execute_kwargs)
+        if not current.get("ran"):  # the page's first segment: run all of them now
+            current["ran"] = True
+            execute_page(page)
         kernel, notebook = pending.pop(0)
         assert kernel == kernel_name and len(notebook.cells) == len(cells), (kernel, kernel_name)
         return notebook
@@ -324,8 +348,8 @@ def adapt_jupyter_sphinx() -> None:
         # kernels find the page's own files (e.g. examples/) through this variable
         os.environ["PBE_PAGE_DIR"] = str(Path(self.env.doc2path(self.env.docname)).parent)
         pending.clear()
+        current.update(page=self, ran=False)
         try:
-            execute_page(self)
             original_apply(self, **kwargs)
         except ExtensionError as err:
             # the message holds the kernel's traceback, which quotes the failing cell's code
@@ -338,6 +362,7 @@ def adapt_jupyter_sphinx() -> None:
             )
         finally:
             pending.clear()
+            current.clear()
 
     apply._pbe_wrapped = True
     transform.apply = apply

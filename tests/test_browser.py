@@ -62,8 +62,10 @@ def site_url(site):
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Playwright's sync API keeps an event loop running in this thread while it is open:
+    # closed after this module, so later tests (and Prefect) see no running loop
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
@@ -115,7 +117,7 @@ def reader(browser, site_url):
     context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def visits(browser, site, site_url) -> dict[str, Reader]:
     """Every page of the site opened once: what each requested and logged."""
     context = new_context(browser, site_url)
