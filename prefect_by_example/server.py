@@ -14,7 +14,10 @@ import time
 import urllib.request
 from contextlib import closing
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
+
+from . import ENV_CACHE
 
 # settings that keep the server and every client of it quiet and offline
 QUIET_ENV = {
@@ -23,6 +26,15 @@ QUIET_ENV = {
     "PREFECT_UI_ENABLED": "false",
     "PREFECT_UI_URL": "",
 }
+
+
+def empty_db_template() -> Path:
+    """Where this environment keeps an empty, migrated database for Prefect servers to copy.
+
+    It sits in the environment, whose Prefect version fixes the schema.
+    """
+    version = metadata.version("prefect")  # without importing Prefect, which reads its settings
+    return ENV_CACHE / f"prefect-{version}-empty.db"
 
 
 def free_port(start: int = 4200, tries: int = 200) -> int:

@@ -19,8 +19,8 @@ from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 from sphinx.util import logging
 
-from . import __version__
-from .server import QUIET_ENV, PrefectServer
+from . import ENV_CACHE, __version__
+from .server import QUIET_ENV, PrefectServer, empty_db_template
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ def prepare_runtime(app: Sphinx) -> None:
         "IPYTHONDIR": str(runtime / "ipython"),
         "JUPYTER_RUNTIME_DIR": str(runtime / "jupyter-runtime"),
         "JUPYTER_DATA_DIR": str(runtime / "jupyter-data"),
-        "MPLCONFIGDIR": str(runtime / "matplotlib"),
+        # matplotlib's font cache takes seconds to make: kept with the environment, like bytecode
+        "MPLCONFIGDIR": str(ENV_CACHE / "matplotlib"),
         # prefect 3: plain log lines, no links to a UI, no telemetry
         "PREFECT_LOGGING_SETTINGS_PATH": str(LOGGING_CONFIG),
         "PREFECT_HOME": str(fresh_prefect_home(runtime / "prefect-home")),
@@ -110,10 +111,7 @@ class BuildServer:
         if not docnames or not app.config.pbe_prefect_server or self.server is not None:
             return
         home = Path(os.environ["PREFECT_HOME"])
-        import prefect
-
-        # an empty database kept with the environment, whose Prefect fixes its schema
-        template = Path(sys.prefix, "var", "prefect-by-example", f"prefect-{prefect.__version__}-empty.db")
+        template = empty_db_template()  # copied: no migrations on each build
         logger.info("starting a private Prefect server for this build ...", nonl=True)
         self.server = PrefectServer(home, db_template=template)
         # stop it however the build ends: normally, on an error, on Ctrl-C or on SIGTERM
