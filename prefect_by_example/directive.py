@@ -16,7 +16,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from . import __version__
-from .graphs import FlowGraphError, flow_graph
+from .errors import FlowGraphError
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -114,6 +114,8 @@ class FlowGraphDirective(SphinxDirective):
             raise FlowGraphError(f":args: must be a list or tuple, got {args!r}")
         if kwargs is not None and not isinstance(kwargs, dict):
             raise FlowGraphError(f":parameters: must be a dict, got {kwargs!r}")
+        from .graphs import flow_graph  # imports Prefect: only when a page draws a graph
+
         graph = flow_graph(flow, *args, **(kwargs or {}))
         for path in graph.files:
             self.env.note_dependency(path)

@@ -26,6 +26,8 @@ from prefect.logging import disable_run_logger
 from prefect.utilities.annotations import BaseAnnotation, unmapped
 from prefect.utilities.callables import get_call_parameters
 
+from .errors import FlowGraphError
+
 __all__ = [
     "Cluster",
     "Edge",
@@ -44,10 +46,6 @@ DOT_NOT_FOUND = (
 
 # how many items a task result of unknown value pretends to have (len, iteration, range)
 PLACEHOLDER_LENGTH = 3
-
-
-class FlowGraphError(Exception):
-    """A flow that cannot be traced, a run that cannot be read, or a graph that cannot be drawn."""
 
 
 def require_dot() -> str:
