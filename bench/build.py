@@ -83,7 +83,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pbe-bench-") as tmp:
         tmp = Path(tmp)
         src = copy_sources(ROOT, tmp / "src")
-        # an installed docs environment keeps an empty database from its first build on
         warm_environment(tmp / "warm")
         ours, console = build(src, tmp / "ours")
         times = page_times(tmp / "ours")

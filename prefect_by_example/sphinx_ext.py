@@ -301,8 +301,6 @@ def adapt_jupyter_sphinx() -> None:
         from jupyter_sphinx.ast import JupyterCellNode, JupyterKernelNode
 
         default = self.config.jupyter_execute_default_kernel
-        if not next(self.document.findall(JupyterCellNode), None):
-            return
         found = self.document.findall(lambda n: isinstance(n, (JupyterCellNode, JupyterKernelNode)))
         segments = []  # (kernel, cells), split where jupyter-sphinx splits
         for node in found:
