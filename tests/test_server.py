@@ -22,6 +22,11 @@ def test_server_starts_from_template_and_answers(tmp_path):
     with PrefectServer(tmp_path / "home-b", db_template=template) as server:
         flows = httpx.post(f"{server.api_url}/flows/filter", json={}).json()
         assert flows == []
+        # it skips registering block types on start: the template has them
+        block_types = httpx.post(f"{server.api_url}/block_types/filter", json={}).json()
+        assert "local-file-system" in {block["slug"] for block in block_types}
+        services = httpx.get(f"{server.api_url}/admin/settings").json()["server"]["services"]
+        assert services["task_run_recorder"]["enabled"] and not services["scheduler"]["enabled"]
     assert server.process is None
 
 
