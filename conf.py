@@ -86,4 +86,4 @@ autodoc_member_order = "bysource"
 # -- prefect_by_example -------------------------------------------------------------
 pbe_kernels = ["python3", "prefect1"]  # pages choose a kernel per page or per cell
 pbe_kernels_path = ".nox/kernels/share/jupyter"  # where `nox -s kernels` registers them
-pbe_page_seconds = "bench/page-seconds.json"  # measured by `nox -s bench`: slow pages are spread over -j
+pbe_page_seconds = "bench/page-seconds.json"  # measured by `nox -s bench`: the slowest pages start first

@@ -1,9 +1,10 @@
-"""Page order for a parallel build: the slow pages spread over Sphinx's reading processes.
+"""Page order for a parallel build: one page per reading process, the slowest first.
 
-Sphinx reads pages in consecutive chunks, one process per chunk, in the order it is given
-them; alphabetical order puts the slow tutorials side by side in one chunk, which then
-finishes long after the others. Given how long each page took last time, `balanced_order`
-fills the chunks longest page first, each into the chunk with the least work so far.
+Sphinx splits the pages into `-j` consecutive chunks and reads each chunk's pages one after
+another in one process, so a chunk holding two slow tutorials finishes long after the rest,
+and a page waits for its chunk's earlier pages even while a core is free. Read one page per
+process instead, longest first (from how long each page took last time), and every process
+that finishes takes the next page: the build ends about when its longest page could.
 """
 
 from __future__ import annotations
@@ -12,32 +13,43 @@ import json
 from pathlib import Path
 from statistics import median
 
-from sphinx.util.parallel import make_chunks
 
+def longest_first(docnames: list[str], seconds: dict[str, float], nproc: int) -> list[str]:
+    """`docnames` in the order that makes Sphinx start the slowest page first, then the next.
 
-def balanced_order(docnames: list[str], seconds: dict[str, float], nproc: int) -> list[str]:
-    """`docnames` reordered so that Sphinx's chunks (see `make_chunks`) take similar times.
-
-    Pages without a time count as the median known page. Sphinx runs `nproc` chunks at a
-    time, so the chunks it starts later get less work.
+    Sphinx starts the first `nproc` tasks it is given at once and keeps the rest in a dict,
+    from which `popitem()` takes the last one added whenever a process is free: so the
+    slowest `nproc` pages come first, and the others after them, fastest first. A page
+    without a time counts as the median known page.
     """
-    if nproc < 2 or not seconds:
-        return list(docnames)
-    typical = median(seconds.values())
-    cost = {d: seconds.get(d, typical) for d in docnames}
-    sizes = [len(chunk) for chunk in make_chunks(docnames, nproc)]
-    chunks: list[list[str]] = [[] for _ in sizes]
-    # a chunk beyond the first nproc starts once an earlier one is done: count it as loaded
-    share = sum(cost.values()) / nproc
-    totals = [(i // nproc) * share for i in range(len(sizes))]
-    for doc in sorted(docnames, key=lambda d: (-cost[d], d)):
-        open_ = [i for i, size in enumerate(sizes) if len(chunks[i]) < size]
-        best = min(open_, key=lambda i: (totals[i], i))
-        chunks[best].append(doc)
-        totals[best] += cost[doc]
-    # heaviest first among chunks of one size: sizes must stay where make_chunks puts them
-    order = sorted(range(len(chunks)), key=lambda i: (-sizes[i], -totals[i]))
-    return [doc for i in order for doc in chunks[i]]
+    typical = median(seconds.values()) if seconds else 0.0
+    # sorted() is stable: pages of equal cost keep the order Sphinx gave them
+    slowest = sorted(docnames, key=lambda doc: -seconds.get(doc, typical))
+    return slowest[:nproc] + slowest[nproc:][::-1]
+
+
+def one_page_per_chunk() -> None:
+    """Make Sphinx's next parallel read hand each process a single page.
+
+    Only that one call changes (`restore_chunks` undoes it if no parallel read happens): Sphinx
+    writes pages in its own chunks, as writing is quick.
+    """
+    import sphinx.builders
+
+    original = sphinx.builders.make_chunks
+
+    def single_pages(arguments, nproc, maxbatch=10):
+        sphinx.builders.make_chunks = original
+        return [[doc] for doc in arguments]
+
+    single_pages.original = original
+    sphinx.builders.make_chunks = single_pages
+
+
+def restore_chunks() -> None:
+    import sphinx.builders
+
+    sphinx.builders.make_chunks = getattr(sphinx.builders.make_chunks, "original", sphinx.builders.make_chunks)
 
 
 def read_seconds(path: Path) -> dict[str, float]:

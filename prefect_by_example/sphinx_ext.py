@@ -129,12 +129,32 @@ class BuildServer:
 
 
 def schedule_pages(app: Sphinx, env, docnames: list[str]) -> None:
-    """Spread the slow pages over the reading processes (Sphinx lets this hook reorder)."""
-    from .schedule import balanced_order, read_seconds
+    """Read one page per process, the slowest first (Sphinx lets this hook reorder)."""
+    from .schedule import longest_first, one_page_per_chunk, read_seconds
 
-    if app.parallel > 1 and app.config.pbe_page_seconds:
-        seconds = read_seconds(Path(app.srcdir, app.config.pbe_page_seconds))
-        docnames[:] = balanced_order(docnames, seconds, app.parallel)
+    if app.parallel > 1:
+        seconds = read_seconds(Path(app.srcdir, app.config.pbe_page_seconds)) if app.config.pbe_page_seconds else {}
+        docnames[:] = longest_first(docnames, seconds, app.parallel)
+        one_page_per_chunk()
+
+
+def end_schedule(app: Sphinx, env) -> None:
+    from .schedule import restore_chunks
+
+    restore_chunks()
+
+
+def create_execution_cache(app: Sphinx, env, docnames: list[str]) -> None:
+    """Create myst-nb's jupyter-cache database before the reading processes fork.
+
+    Each process creates it on first use when it is missing, and two doing so at once fail
+    with "table ... already exists".
+    """
+    config = getattr(env, "mystnb_config", None)
+    if docnames and config is not None and config.execution_mode == "cache":
+        from jupyter_cache import get_cache
+
+        get_cache(config.execution_cache_path).db
 
 
 def start_page_clock(app: Sphinx, docname: str, source: list[str]) -> None:
@@ -247,6 +267,12 @@ def docstring_summary(app, what, name, obj, options, lines: list[str]) -> None:
     if name.startswith(("prefect.", "prefect_dask.")):
         blank = lines.index("") if "" in lines else len(lines)
         lines[blank:] = []
+
+
+def connect_autodoc(app: Sphinx, config) -> None:
+    """Shorten Prefect's docstrings on the API page, when the site uses autodoc."""
+    if "sphinx.ext.autodoc" in app.extensions:
+        app.connect("autodoc-process-docstring", docstring_summary)
 
 
 def _exit_on_sigterm(signum, frame):
@@ -377,11 +403,13 @@ def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", add_kernels)
     app.connect("env-before-read-docs", server.start)
     app.connect("env-before-read-docs", schedule_pages)
+    app.connect("env-before-read-docs", create_execution_cache)
+    app.connect("env-updated", end_schedule)
     app.connect("build-finished", server.stop)
     app.connect("source-read", start_page_clock)
     app.connect("doctree-read", stop_page_clock)
     app.connect("doctree-read", mark_executed_pages)
-    app.connect("autodoc-process-docstring", docstring_summary)
+    app.connect("config-inited", connect_autodoc)
     app.connect("html-page-context", drop_assets_we_do_not_ship)
     app.connect("html-page-context", name_svg_objects)
     # after the theme's own handler, which copies the notebook first

@@ -1,49 +1,129 @@
-"""balanced_order(): the slow pages spread over the chunks Sphinx reads side by side."""
+"""Parallel reading: one page per process, the slowest pages started first, no races."""
 
 from __future__ import annotations
 
-from sphinx.util.parallel import make_chunks
+import json
+import os
+import time
+from io import StringIO
+from pathlib import Path
 
-from prefect_by_example.schedule import balanced_order, read_seconds
+import sphinx.builders
+from sphinx.testing.util import SphinxTestApp
+from sphinx.util.parallel import ParallelTasks, make_chunks
+
+from prefect_by_example.schedule import longest_first, one_page_per_chunk, read_seconds, restore_chunks
 
 SECONDS = {
     "docs/registration": 20.2, "tutorials/06": 19.3, "tutorials/02": 18.5, "tutorials/04": 15.5,
     "tutorials/07": 14.4, "docs/dependencies": 12.0, "docs/storage": 9.2, "docs/flows": 8.2,
     "docs/tasks": 8.0, "tutorials/01": 7.9, "tutorials/05": 6.7, "tutorials/03": 6.3,
-    "docs/api": 4.6, "docs/how": 3.8, "docs/run-locally": 0.0, "about": 0.0, "index": 0.0, "404": 0.0,
+    "docs/api": 4.6, "docs/how": 3.8, "docs/run-locally": 0.0, "about": 0.0, "index": 0.0,
 }  # fmt: skip
 
 
-def finish_time(order: list[str], nproc: int, seconds: dict[str, float]) -> float:
-    """When the last chunk is done if `nproc` processes take Sphinx's chunks in turn."""
+def started_in_order(order: list[str], nproc: int, log: Path) -> list[str]:
+    """The order in which Sphinx's ParallelTasks really starts one task per page."""
+
+    def read(doc: str) -> None:
+        with log.open("a") as f:
+            f.write(doc + "\n")
+        time.sleep(0.05)
+
+    tasks = ParallelTasks(nproc)
+    for doc in order:
+        tasks.add_task(read, doc)
+    tasks.join()
+    return log.read_text().split()
+
+
+def test_sphinx_starts_the_slowest_pages_first(tmp_path):
+    pages = [doc for doc in sorted(SECONDS) if SECONDS[doc] > 0][:9]  # no two alike
+    # one process at a time: the order is Sphinx's alone, not a race between processes
+    started = started_in_order(longest_first(pages, SECONDS, 1), 1, tmp_path / "log")
+    assert started == sorted(pages, key=lambda doc: -SECONDS[doc])
+
+
+def finish_time(chunks: list[list[str]], nproc: int, seconds: dict[str, float]) -> float:
+    """When the last chunk is read if processes take the chunks in turn as they become free."""
     free = [0.0] * nproc
-    for chunk in make_chunks(order, nproc):
+    for chunk in chunks:
         start = min(free)
-        free[free.index(start)] = start + sum(seconds[d] for d in chunk)
+        free[free.index(start)] = start + sum(seconds[doc] for doc in chunk)
     return max(free)
 
 
-def test_every_page_is_read_once():
-    order = balanced_order(sorted(SECONDS), SECONDS, 4)
-    assert sorted(order) == sorted(SECONDS)
-
-
-def test_balanced_order_finishes_sooner_than_alphabetical():
+def test_longest_first_finishes_about_when_the_longest_page_could():
     for nproc in (2, 4):
-        alphabetical = finish_time(sorted(SECONDS), nproc, SECONDS)
-        balanced = finish_time(balanced_order(sorted(SECONDS), SECONDS, nproc), nproc, SECONDS)
-        ideal = sum(SECONDS.values()) / nproc
-        print(f"-j {nproc}: alphabetical {alphabetical:.1f} s, balanced {balanced:.1f} s, ideal {ideal:.1f} s")
-        assert balanced < alphabetical
-        assert balanced <= 1.15 * max(ideal, max(SECONDS.values()))
+        assert sorted(longest_first(sorted(SECONDS), SECONDS, nproc)) == sorted(SECONDS)
+        slowest = sorted(SECONDS, key=lambda doc: -SECONDS[doc])  # the order Sphinx starts them in
+        ours = finish_time([[doc] for doc in slowest], nproc, SECONDS)
+        sphinx_chunks = finish_time(make_chunks(sorted(SECONDS), nproc), nproc, SECONDS)
+        bound = max(sum(SECONDS.values()) / nproc, max(SECONDS.values()))
+        print(f"-j {nproc}: Sphinx's chunks {sphinx_chunks:.1f} s, ours {ours:.1f} s, bound {bound:.1f} s")
+        assert ours < sphinx_chunks and ours <= 1.1 * bound
 
 
-def test_unknown_pages_count_as_a_typical_page_and_serial_builds_keep_the_order():
+def test_unknown_pages_count_as_a_typical_page(tmp_path):
     docnames = sorted(SECONDS) + ["tutorials/08-new"]
-    order = balanced_order(docnames, SECONDS, 4)
+    order = longest_first(docnames, SECONDS, len(docnames))  # all start at once: no reordering
     assert sorted(order) == docnames
-    assert balanced_order(docnames, SECONDS, 1) == docnames
-    assert balanced_order(docnames, {}, 4) == docnames
+    assert order.index("tutorials/08-new") == sorted(SECONDS.values(), reverse=True).index(8.0) + 1
+    # nothing known: pages start in the order Sphinx gave them
+    assert started_in_order(longest_first(docnames[:6], {}, 1), 1, tmp_path / "log") == docnames[:6]
+
+
+def test_one_page_per_chunk_changes_only_the_next_call():
+    pages = [f"page{i}" for i in range(12)]
+    original = sphinx.builders.make_chunks
+    one_page_per_chunk()
+    assert sphinx.builders.make_chunks(pages, 4) == [[page] for page in pages]
+    assert sphinx.builders.make_chunks is original  # writing keeps Sphinx's chunks
+    one_page_per_chunk()
+    restore_chunks()  # no parallel read happened: the next build starts as Sphinx does
+    assert sphinx.builders.make_chunks is original
+    assert make_chunks(pages, 4) == original(pages, 4)
+
+
+def test_a_parallel_build_reads_each_page_in_a_process_of_its_own(tmp_path):
+    src = tmp_path / "site"
+    src.mkdir()
+    pages = [f"page{i}" for i in range(8)]
+    (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n" + "".join(f"   {p}\n" for p in pages))
+    for page in pages:
+        (src / f"{page}.rst").write_text(f"{page}\n{'=' * len(page)}\n\nText.\n")
+    seconds = {"index": 0.1, **{page: 0.1 for page in pages}, "page3": 9, "page5": 8}
+    (src / "seconds.json").write_text(json.dumps(seconds))
+    (src / "conf.py").write_text(
+        "import os, time\n"
+        "extensions = ['myst_nb', 'jupyter_sphinx', 'prefect_by_example']\n"
+        "pbe_prefect_server = False\n"
+        "pbe_page_seconds = 'seconds.json'\n"
+        "exclude_patterns = ['_build']\n"
+        "nb_execution_mode = 'cache'\n"
+        "def record(app, docname, source):\n"
+        "    cache_db = os.path.join(app.env.mystnb_config.execution_cache_path, 'global.db')\n"
+        "    with open(os.path.join(app.srcdir, 'read.log'), 'a') as f:\n"
+        "        f.write(f'{docname} {os.getpid()} {os.path.exists(cache_db)}\\n')\n"
+        "    if docname in ('page3', 'page5'):\n"
+        "        time.sleep(0.5)  # slow, as their times say: both start before any other\n"
+        "def setup(app):\n"
+        "    app.connect('source-read', record)\n"
+    )
+    app = SphinxTestApp("html", srcdir=src, builddir=tmp_path / "_build", status=StringIO(),
+                        warning=StringIO(), parallel=2)  # fmt: skip
+    try:
+        app.build()
+    finally:
+        app.cleanup()
+    read = [line.split() for line in (src / "read.log").read_text().splitlines()]
+    assert sorted(doc for doc, _, _ in read) == sorted(["index", *pages])
+    pids = {pid for _, pid, _ in read}
+    assert len(pids) == len(read) and str(os.getpid()) not in pids
+    assert {doc for doc, _, _ in read[:2]} == {"page3", "page5"}  # the slow ones, first
+    # jupyter-cache's database was made before the processes forked: they never race to make it
+    assert {cache_made for _, _, cache_made in read} == {"True"}
+    assert sphinx.builders.make_chunks is make_chunks
 
 
 def test_read_seconds_tolerates_a_missing_or_broken_file(tmp_path):
