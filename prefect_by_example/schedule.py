@@ -49,7 +49,8 @@ def one_page_per_chunk() -> None:
 def restore_chunks() -> None:
     import sphinx.builders
 
-    sphinx.builders.make_chunks = getattr(sphinx.builders.make_chunks, "original", sphinx.builders.make_chunks)
+    current = sphinx.builders.make_chunks
+    sphinx.builders.make_chunks = getattr(current, "original", current)
 
 
 def read_seconds(path: Path) -> dict[str, float]:

@@ -133,7 +133,8 @@ def schedule_pages(app: Sphinx, env, docnames: list[str]) -> None:
     from .schedule import longest_first, one_page_per_chunk, read_seconds
 
     if app.parallel > 1:
-        seconds = read_seconds(Path(app.srcdir, app.config.pbe_page_seconds)) if app.config.pbe_page_seconds else {}
+        times = app.config.pbe_page_seconds
+        seconds = read_seconds(Path(app.srcdir, times)) if times else {}
         docnames[:] = longest_first(docnames, seconds, app.parallel)
         one_page_per_chunk()
 
