@@ -14,18 +14,21 @@ from pathlib import Path
 from statistics import median
 
 
-def longest_first(docnames: list[str], seconds: dict[str, float], nproc: int) -> list[str]:
-    """`docnames` in the order that makes Sphinx start the slowest page first, then the next.
+def longest_first(
+    docnames: list[str], seconds: dict[str, float], nproc: int, last: set[str] = frozenset()
+) -> list[str]:
+    """`docnames` in the order that makes Sphinx start the slowest page first, then the next;
+    the pages in `last` start after all others, slowest first too.
 
     Sphinx starts the first `nproc` tasks it is given at once and keeps the rest in a dict,
     from which `popitem()` takes the last one added whenever a process is free: so the
-    slowest `nproc` pages come first, and the others after them, fastest first. A page
-    without a time counts as the median known page.
+    first `nproc` pages come first, and the others after them, in reverse. A page without a
+    time counts as the median known page.
     """
     typical = median(seconds.values()) if seconds else 0.0
     # sorted() is stable: pages of equal cost keep the order Sphinx gave them
-    slowest = sorted(docnames, key=lambda doc: -seconds.get(doc, typical))
-    return slowest[:nproc] + slowest[nproc:][::-1]
+    wanted = sorted(docnames, key=lambda doc: (doc in last, -seconds.get(doc, typical)))
+    return wanted[:nproc] + wanted[nproc:][::-1]
 
 
 def one_page_per_chunk() -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+import psutil
+
 from . import ENV_CACHE
 
 # settings that keep the server and every client of it quiet and offline
@@ -96,10 +98,8 @@ class PrefectServer:
         return {**QUIET_ENV, "PREFECT_HOME": str(self.home), "PREFECT_API_URL": self.api_url}
 
     def start(self, timeout: float = 90) -> PrefectServer:
-        self.home.mkdir(parents=True, exist_ok=True)
-        if self.db_template is not None:
-            self._copy_db_template(timeout)
-        self.log_path = self.log_path or self.home / "server.log"
+        """Start the server and wait until it answers; another port if ours gets taken."""
+        self._prepare(timeout)
         fixed_port = bool(self.port)
         for _ in range(5):
             self.port = self.port or free_port()
@@ -112,6 +112,42 @@ class PrefectServer:
                 break
             self.port = 0
         raise RuntimeError(f"prefect server could not listen on {self.api_url}")
+
+    def launch(self, timeout: float = 90) -> PrefectServer:
+        """Start the server and return at once: `wait_ready()` waits for it, in any process."""
+        self._prepare(timeout)
+        self.port = self.port or free_port()
+        self._spawn()
+        return self
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Wait until a launched server answers; also works in processes forked after launch."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            home = self._answering_home()
+            if home is not None:
+                if Path(home).resolve() == self.home.resolve():
+                    return
+                raise RuntimeError(f"another Prefect server took {self.api_url} before ours")
+            if not self._running():
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"prefect server exited:\n{tail}")
+            time.sleep(0.2)
+        raise RuntimeError(f"prefect server did not answer on {self.api_url} in {timeout:.0f} s")
+
+    def _running(self) -> bool:
+        # psutil, not Popen.poll(): in a forked process poll() cannot wait for the server and
+        # reports it ended; an ended server stays a zombie until its parent waits for it
+        try:
+            return psutil.Process(self.process.pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    def _prepare(self, timeout: float) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        if self.db_template is not None:
+            self._copy_db_template(timeout)
+        self.log_path = self.log_path or self.home / "server.log"
 
     def _spawn(self) -> None:
         env = {**os.environ, **self.client_env(), **IDLE_SERVICES_OFF}

@@ -102,30 +102,49 @@ def check_kernels(app: Sphinx, kernels: Path) -> None:
 
 
 class BuildServer:
-    """The build's one Prefect server: started when the first page is read, stopped at the end."""
+    """The build's one Prefect server: started when pages are to be read, stopped at the end.
+
+    It starts in the background: pages that run no code are read meanwhile, and a page that
+    does waits for it (in whichever process reads the page) before its code runs.
+    """
 
     def __init__(self) -> None:
         self.server: PrefectServer | None = None
+        self.ready = False  # in this process; a reading process forked early waits for itself
 
     def start(self, app: Sphinx, env, docnames: list[str]) -> None:
         if not docnames or not app.config.pbe_prefect_server or self.server is not None:
             return
         home = Path(os.environ["PREFECT_HOME"])
         template = empty_db_template()  # copied: no migrations on each build
-        logger.info("starting a private Prefect server for this build ...", nonl=True)
         self.server = PrefectServer(home, db_template=template)
         # stop it however the build ends: normally, on an error, on Ctrl-C or on SIGTERM
         atexit.register(self.stop)
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        self.server.start()
+        self.server.launch()
         os.environ.update(self.server.client_env())
-        logger.info(f" listening on {self.server.api_url}")
+        url = self.server.api_url
+        logger.info(f"starting a private Prefect server for this build, listening on {url}")
+
+    def wait(self, app: Sphinx, docname: str, source: list[str]) -> None:
+        """Before a page's code runs, wait until the server answers."""
+        if self.server is not None and not self.ready and runs_code(source[0]):
+            self.server.wait_ready()
+            self.ready = True
 
     def stop(self, *args) -> None:
         server, self.server = self.server, None
         if server is not None:
             server.stop()
+
+
+CODE_CELL = re.compile(r"^(?:```|:::)\{code-cell\}|^\s*\.\. jupyter-execute::", re.M)
+
+
+def runs_code(source: str) -> bool:
+    """Whether a page's source has cells that execute (a MyST notebook's or jupyter-sphinx's)."""
+    return bool(CODE_CELL.search(source))
 
 
 def schedule_pages(app: Sphinx, env, docnames: list[str]) -> None:
@@ -135,7 +154,9 @@ def schedule_pages(app: Sphinx, env, docnames: list[str]) -> None:
     if app.parallel > 1:
         times = app.config.pbe_page_seconds
         seconds = read_seconds(Path(app.srcdir, times)) if times else {}
-        docnames[:] = longest_first(docnames, seconds, app.parallel)
+        # pages without code go first: they are read while the Prefect server starts
+        code = {doc for doc in docnames if runs_code(env.doc2path(doc).read_text(encoding="utf8"))}
+        docnames[:] = longest_first(docnames, seconds, app.parallel, last=code)
         one_page_per_chunk()
 
 
@@ -408,6 +429,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-updated", end_schedule)
     app.connect("build-finished", server.stop)
     app.connect("source-read", start_page_clock)
+    app.connect("source-read", server.wait)
     app.connect("doctree-read", stop_page_clock)
     app.connect("doctree-read", mark_executed_pages)
     app.connect("config-inited", connect_autodoc)

@@ -13,6 +13,7 @@ from sphinx.testing.util import SphinxTestApp
 from sphinx.util.parallel import ParallelTasks, make_chunks
 
 from prefect_by_example.schedule import longest_first, one_page_per_chunk, read_seconds, restore_chunks
+from prefect_by_example.sphinx_ext import runs_code
 
 SECONDS = {
     "docs/registration": 20.2, "tutorials/06": 19.3, "tutorials/02": 18.5, "tutorials/04": 15.5,
@@ -132,3 +133,19 @@ def test_read_seconds_tolerates_a_missing_or_broken_file(tmp_path):
     assert read_seconds(tmp_path / "broken.json") == {}
     (tmp_path / "ok.json").write_text('{"docs/tasks": 8}')
     assert read_seconds(tmp_path / "ok.json") == {"docs/tasks": 8.0}
+
+
+def test_pages_that_need_the_server_start_after_those_that_do_not(tmp_path):
+    pages = sorted(SECONDS)
+    code = {doc for doc in pages if SECONDS[doc] > 4}
+    started = started_in_order(longest_first(pages, SECONDS, 1, last=code), 1, tmp_path / "log")
+    no_code = [doc for doc in pages if doc not in code]
+    assert set(started[: len(no_code)]) == set(no_code)
+    assert started[len(no_code) :] == sorted(code, key=lambda doc: -SECONDS[doc])
+
+
+def test_runs_code_finds_cells_of_both_kinds():
+    assert runs_code("# T\n\n```{code-cell} ipython3\nprint(1)\n```\n")
+    assert runs_code("T\n=\n\n.. tab-set::\n\n   .. jupyter-execute::\n\n      print(1)\n")
+    assert not runs_code("T\n=\n\n.. code-block:: python\n\n   print(1)\n\n```python\nx\n```\n")
+    assert not runs_code("Text that names jupyter-execute:: and {code-cell} in passing.\n")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
-from prefect_by_example.server import PrefectServer, free_port
+from prefect_by_example.server import PrefectServer, empty_db_template, free_port
 
 
 def test_server_starts_from_template_and_answers(tmp_path):
@@ -54,3 +57,36 @@ def test_a_port_answered_by_someone_else_is_not_taken_for_ours(tmp_path):
     finally:
         stranger.shutdown()
         stranger.server_close()
+
+
+def wait_in_fork(server: PrefectServer, done) -> None:
+    try:
+        server.wait_ready(timeout=60)
+        done.send("ready")
+    except RuntimeError as err:
+        done.send(str(err))
+
+
+def test_a_launched_server_is_awaited_from_a_forked_process(tmp_path):
+    """How the build uses it: launched in Sphinx's main process, awaited by reading processes."""
+    server = PrefectServer(tmp_path / "home", db_template=empty_db_template()).launch()
+    try:
+        receive, send = multiprocessing.Pipe(duplex=False)
+        reader = multiprocessing.get_context("fork").Process(target=wait_in_fork, args=(server, send))
+        reader.start()
+        assert receive.poll(60) and receive.recv() == "ready"
+        reader.join()
+        assert httpx.get(f"{server.api_url}/health").json() is True
+    finally:
+        server.stop()
+
+
+def test_waiting_for_a_server_that_died_says_so_with_its_log(tmp_path):
+    server = PrefectServer(tmp_path / "home", db_template=empty_db_template()).launch()
+    os.killpg(server.process.pid, signal.SIGKILL)
+    receive, send = multiprocessing.Pipe(duplex=False)
+    reader = multiprocessing.get_context("fork").Process(target=wait_in_fork, args=(server, send))
+    reader.start()
+    assert receive.poll(30) and receive.recv().startswith("prefect server exited:")
+    reader.join()
+    server.stop()
