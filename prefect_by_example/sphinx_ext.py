@@ -179,6 +179,45 @@ def create_execution_cache(app: Sphinx, env, docnames: list[str]) -> None:
         get_cache(config.execution_cache_path).db
 
 
+def serialize_execution_cache() -> None:
+    """Let one process at a time use jupyter-cache's database.
+
+    The reading processes share it, and SQLite gives up on a write after 5 s of waiting for
+    another process's transaction: on a busy machine a page then failed with "database is
+    locked". Every access of jupyter-cache goes through `session_context`; here it first takes
+    an exclusive lock on a file beside the database (re-entrant within a process).
+    """
+    import contextlib
+    import fcntl
+    import threading
+
+    from jupyter_cache.cache import db
+
+    if getattr(db.session_context, "_pbe_serialized", False):
+        return
+    original = db.session_context
+    held = threading.local()
+
+    @contextlib.contextmanager
+    def session_context(engine):
+        if getattr(held, "depth", 0):
+            with original(engine) as session:
+                yield session
+            return
+        lock = Path(f"{engine.url.database}.lock")
+        with open(lock, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+            held.depth = 1
+            try:
+                with original(engine) as session:
+                    yield session
+            finally:
+                held.depth = 0
+
+    session_context._pbe_serialized = True
+    db.session_context = session_context
+
+
 def start_page_clock(app: Sphinx, docname: str, source: list[str]) -> None:
     app.env.temp_data["pbe_read_started"] = time.perf_counter()
 
@@ -421,6 +460,7 @@ def setup(app: Sphinx) -> dict:
     prepare_runtime(app)
     app.setup_extension("prefect_by_example.directive")  # `flow-graph` pictures
     adapt_jupyter_sphinx()
+    serialize_execution_cache()
     server = BuildServer()
     app.connect("builder-inited", add_kernels)
     app.connect("env-before-read-docs", server.start)

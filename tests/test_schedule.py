@@ -149,3 +149,36 @@ def test_runs_code_finds_cells_of_both_kinds():
     assert runs_code("T\n=\n\n.. tab-set::\n\n   .. jupyter-execute::\n\n      print(1)\n")
     assert not runs_code("T\n=\n\n.. code-block:: python\n\n   print(1)\n\n```python\nx\n```\n")
     assert not runs_code("Text that names jupyter-execute:: and {code-cell} in passing.\n")
+
+
+def hold_cache_session(path: str, log: str) -> None:
+    from jupyter_cache import get_cache
+    from jupyter_cache.cache import db
+
+    with db.session_context(get_cache(path).db):
+        with open(log, "a") as f:
+            f.write(f"enter {time.monotonic()}\n")
+        time.sleep(0.3)
+        with open(log, "a") as f:
+            f.write(f"leave {time.monotonic()}\n")
+
+
+def test_processes_take_turns_with_jupyter_caches_database(tmp_path):
+    """SQLite gives up after 5 s of waiting: reading processes use the database one at a time."""
+    import multiprocessing
+
+    from jupyter_cache import get_cache
+
+    from prefect_by_example.sphinx_ext import serialize_execution_cache
+
+    serialize_execution_cache()
+    path, log = str(tmp_path / ".jupyter_cache"), str(tmp_path / "log")
+    get_cache(path).db
+    context = multiprocessing.get_context("fork")
+    readers = [context.Process(target=hold_cache_session, args=(path, log)) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    events = [line.split()[0] for line in Path(log).read_text().splitlines()]
+    assert events == ["enter", "leave"] * 3  # never two sessions at once
