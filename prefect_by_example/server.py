@@ -104,8 +104,12 @@ class PrefectServer:
         for _ in range(5):
             self.port = self.port or free_port()
             self._spawn()
-            if self._wait_healthy(timeout):
-                return self
+            try:
+                if self._wait_healthy(timeout):
+                    return self
+            except RuntimeError:
+                self.stop()
+                raise
             # another process took the port between our check and the server's bind
             self.stop()
             if fixed_port:
@@ -122,18 +126,8 @@ class PrefectServer:
 
     def wait_ready(self, timeout: float = 90) -> None:
         """Wait until a launched server answers; also works in processes forked after launch."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            home = self._answering_home()
-            if home is not None:
-                if Path(home).resolve() == self.home.resolve():
-                    return
-                raise RuntimeError(f"another Prefect server took {self.api_url} before ours")
-            if not self._running():
-                tail = self.log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"prefect server exited:\n{tail}")
-            time.sleep(0.2)
-        raise RuntimeError(f"prefect server did not answer on {self.api_url} in {timeout:.0f} s")
+        if not self._wait_healthy(timeout):
+            raise RuntimeError(f"another Prefect server took {self.api_url} before ours")
 
     def _running(self) -> bool:
         # psutil, not Popen.poll(): in a forked process poll() cannot wait for the server and
@@ -189,18 +183,13 @@ class PrefectServer:
         """True once our server answers; False if the port answers with someone else's."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                if self._answering_home() is not None:
-                    return False
-                tail = self.log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(
-                    f"prefect server exited with code {self.process.returncode}:\n{tail}"
-                )
             home = self._answering_home()
             if home is not None:
                 return Path(home).resolve() == self.home.resolve()
+            if not self._running():
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"prefect server exited:\n{tail}")
             time.sleep(0.2)
-        self.stop()
         raise RuntimeError(f"prefect server did not answer on {self.api_url} in {timeout:.0f} s")
 
     def _answering_home(self) -> str | None:
