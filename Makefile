@@ -5,13 +5,16 @@ PYTHON ?= python3
 VENV   := .venv
 NOX    := $(VENV)/bin/nox
 
-.PHONY: docs test html live notebooks bench linkcheck kernels system-deps browser-deps clean
+.PHONY: docs test lint html live notebooks bench linkcheck kernels system-deps browser-deps clean
 
 docs: system-deps $(NOX)  ## build the site from scratch into _build/html
 	$(NOX) -s docs
 
-test: system-deps browser-deps $(NOX)  ## run the whole test suite
-	$(NOX) -s tests
+test: system-deps browser-deps $(NOX)  ## lint, then run the whole test suite
+	$(NOX) -s lint tests
+
+lint: $(NOX)  ## ruff: lint and format check
+	$(NOX) -s lint
 
 html: system-deps $(NOX)  ## rebuild only what changed
 	$(NOX) -s html

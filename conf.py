@@ -22,6 +22,7 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx_sitemap",
     "notfound.extension",  # a 404 page whose links work from any depth
+    "sphinx.ext.duration",  # how long each page took to read (and so to execute)
     "prefect_by_example",  # our own: the build's Prefect server, kernels, flow graphs
 ]
 
@@ -35,6 +36,8 @@ exclude_patterns = [
     "requirements",
     "tests",
     "bench",
+    "devtools",
+    "images/README.md",  # images/ holds the pictures the build draws; its README is no page
     "prefect_by_example",
     "docs/_inventories",
 ]
@@ -50,6 +53,11 @@ nb_execution_show_tb = True
 nb_merge_streams = True
 jupyter_execute_default_kernel = "python3"
 jupyter_execute_kwargs = {"timeout": 300, "allow_errors": True}
+
+# each page's read time, for the benchmark and the next build's page order (beside html/)
+duration_write_json = "../page-seconds.json"
+duration_print_total = False
+duration_print_slowest = False
 
 # -- HTML -----------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
@@ -86,4 +94,5 @@ autodoc_member_order = "bysource"
 # -- prefect_by_example -------------------------------------------------------------
 pbe_kernels = ["python3", "prefect1"]  # pages choose a kernel per page or per cell
 pbe_kernels_path = ".nox/kernels/share/jupyter"  # where `nox -s kernels` registers them
-pbe_page_seconds = "bench/page-seconds.json"  # measured by `nox -s bench`: the slowest pages start first
+pbe_page_seconds = "bench/page-seconds.json"
+pbe_flow_modules_path = ["docs/examples"]  # `flow-graph` pictures of the pages' example flows  # measured by `nox -s bench`: the slowest pages start first

@@ -16,7 +16,7 @@ nox.options.sessions = ["docs"]
 
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
-from prefect_by_example import BUILD_OPTIONS  # noqa: E402 - plain Python, no dependencies
+from devtools.build import BUILD_OPTIONS  # noqa: E402 - plain Python, no dependencies
 
 BUILD = ROOT / "_build"
 LEGACY_VENV = ROOT / ".nox" / "legacy"
@@ -32,16 +32,24 @@ def install_docs_env(session: nox.Session, *extra: str) -> None:
 
 
 def install_legacy_kernel(session: nox.Session) -> None:
-    """Prefect 1.4 in its own venv, registered as the `prefect1` kernel in .nox/kernels."""
+    """Prefect 1.4 in its own venv, registered as the `prefect1` kernel in .nox/kernels.
+
+    The venv also gets this package without its dependencies (they need Prefect 3): its
+    standard-library page helpers serve the legacy cells too.
+    """
     uv = find_uv_bin()
     lock = ROOT / "requirements" / "legacy.txt"
     stamp = LEGACY_VENV / "installed-from.sha256"
-    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    digest = hashlib.sha256(lock.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
     python = LEGACY_VENV / "bin" / "python"
     if not (stamp.exists() and stamp.read_text() == digest and python.exists()):
         session.run(uv, "venv", "--clear", "--python", "3.11", str(LEGACY_VENV), external=True)
         session.run(
             uv, "pip", "install", "--python", str(python), "-r", str(lock),
+            env=INSTALL_ENV, external=True,
+        )  # fmt: skip
+        session.run(
+            uv, "pip", "install", "--python", str(python), "--no-deps", "-e", str(ROOT),
             env=INSTALL_ENV, external=True,
         )  # fmt: skip
         stamp.write_text(digest)
@@ -59,7 +67,7 @@ def remove_build_outputs() -> None:
         shutil.rmtree(BUILD / name, ignore_errors=True)
 
 
-@nox.session
+@nox.session(venv_backend="none")  # its kernel folder is .nox/kernels: no venv of its own there
 def kernels(session: nox.Session) -> None:
     """Create the legacy Prefect 1 environment and register its Jupyter kernel."""
     install_legacy_kernel(session)
@@ -101,6 +109,15 @@ def tests(session: nox.Session) -> None:
     install_docs_env(session, "-r", "requirements/tests.txt")
     install_legacy_kernel(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check the Python of the package, tests, benchmark and noxfile with ruff (lint and format)."""
+    session.install("-r", "requirements/lint.txt")
+    paths = ["prefect_by_example", "devtools", "tests", "bench", "noxfile.py"]
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
 
 
 @nox.session

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import platform
 import re
 import resource
@@ -19,11 +18,13 @@ import time
 from datetime import date
 from pathlib import Path
 
-from prefect_by_example import ENV_CACHE, PARALLEL_OPTIONS, STRICT_OPTIONS
-from prefect_by_example.checkout import copy_sources
-from prefect_by_example.server import PrefectServer, empty_db_template
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as `python bench/build.py` from a checkout
+
+from devtools.build import PARALLEL_OPTIONS, STRICT_OPTIONS  # noqa: E402
+from devtools.checkout import copy_sources  # noqa: E402
+from prefect_by_example.server import ENV_CACHE, PrefectServer, empty_db_template  # noqa: E402
+
 KERNELS = ROOT / ".nox/kernels/share/jupyter"
 NAIVE = [
     "-D", "nb_execution_mode=force",  # myst-nb's usual choice: execute every notebook every time
@@ -78,9 +79,9 @@ def executed_pages(console: str) -> list[str]:
 
 
 def page_times(out: Path) -> dict[str, float]:
-    with open(out / "doctrees" / "environment.pickle", "rb") as f:
-        env = pickle.load(f)
-    return {doc: meta["pbe_read_seconds"] for doc, meta in env.metadata.items() if "pbe_read_seconds" in meta}
+    """Each page's read (and execution) time, as sphinx.ext.duration wrote it (conf.py)."""
+    seconds = json.loads((out / "page-seconds.json").read_text())
+    return {doc: round(value, 2) for doc, value in seconds.items()}
 
 
 def verdict(ok: bool) -> str:

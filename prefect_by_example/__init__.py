@@ -1,25 +1,22 @@
-"""Code shared by the Prefect by Example pages: build hooks and flow-graph drawing."""
+"""Prefect by Example's library: flow pictures, pandas results, plain mode, porting, page helpers.
 
-import os
-import sys
-from pathlib import Path
+Readers install it to run the site's notebooks; the site's Sphinx build loads it as an
+extension (`prefect_by_example.sphinxext`, imported only when Sphinx loads us).
+
+- `graphs`: `flow_graph` (a flow's tasks, traced from its code) and `run_graph` (a finished run);
+- `pandas_results`: DataFrames as task results in plain pandas files;
+- `modes`: `plain_functions()`, a whole flow run as plain Python;
+- `porting`: Prefect 1 `set_dependencies` specs run with Prefect 3 tasks;
+- `pages`: the small setup steps the pages' hidden cells share, for both kernels;
+- `server`: a private `prefect server start` process;
+- `patches`: every patch of another library's internals; `errors`: the package's errors.
+"""
 
 __version__ = "0.1.0"
-
-# what builds keep from one to the next in the environment they run in, as it keeps bytecode:
-# an empty migrated Prefect database, matplotlib's font cache
-ENV_CACHE = Path(sys.prefix, "var", "prefect-by-example")
-
-# the sphinx-build options of every build of the site (nox sessions, tests, benchmark):
-# strict, and two reading processes per core, since pages spend most of their time waiting
-# on kernels and on the Prefect server
-STRICT_OPTIONS = ["-n", "-W", "--keep-going", "-T"]
-PARALLEL_OPTIONS = ["-j", str(2 * (os.cpu_count() or 1))]
-BUILD_OPTIONS = [*STRICT_OPTIONS, *PARALLEL_OPTIONS]
 
 
 def setup(app):
     """Sphinx entry point; the Sphinx parts are imported only when Sphinx loads us."""
-    from .sphinx_ext import setup as _setup
+    from .sphinxext import setup as _setup
 
     return _setup(app)

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-import psutil
+from .errors import PrefectServerError
 
-from . import ENV_CACHE
+# what builds keep from one to the next in the environment they run in, as it keeps bytecode:
+# an empty migrated Prefect database (its schema is the installed Prefect's), matplotlib's fonts
+ENV_CACHE = Path(sys.prefix, "var", "prefect-by-example")
 
 # settings that keep the server and every client of it quiet and offline
 QUIET_ENV = {
@@ -107,7 +109,7 @@ class PrefectServer:
             try:
                 if self._wait_healthy(timeout):
                     return self
-            except RuntimeError:
+            except PrefectServerError:
                 self.stop()
                 raise
             # another process took the port between our check and the server's bind
@@ -115,7 +117,9 @@ class PrefectServer:
             if fixed_port:
                 break
             self.port = 0
-        raise RuntimeError(f"prefect server could not listen on {self.api_url}")
+        raise PrefectServerError(
+            f"prefect server could not listen on {self.api_url}; its log: {self.log_path}"
+        )
 
     def launch(self, timeout: float = 90) -> PrefectServer:
         """Start the server and return at once: `wait_ready()` waits for it, in any process."""
@@ -127,11 +131,15 @@ class PrefectServer:
     def wait_ready(self, timeout: float = 90) -> None:
         """Wait until a launched server answers; also works in processes forked after launch."""
         if not self._wait_healthy(timeout):
-            raise RuntimeError(f"another Prefect server took {self.api_url} before ours")
+            raise PrefectServerError(
+                f"another Prefect server took {self.api_url} before ours; our log: {self.log_path}"
+            )
 
     def _running(self) -> bool:
         # psutil, not Popen.poll(): in a forked process poll() cannot wait for the server and
         # reports it ended; an ended server stays a zombie until its parent waits for it
+        import psutil
+
         try:
             return psutil.Process(self.process.pid).status() != psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
@@ -188,9 +196,12 @@ class PrefectServer:
                 return Path(home).resolve() == self.home.resolve()
             if not self._running():
                 tail = self.log_path.read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"prefect server exited:\n{tail}")
+                raise PrefectServerError(f"prefect server exited; its log, {self.log_path}:\n{tail}")
             time.sleep(0.2)
-        raise RuntimeError(f"prefect server did not answer on {self.api_url} in {timeout:.0f} s")
+        raise PrefectServerError(
+            f"prefect server did not answer on {self.api_url} in {timeout:.0f} s;"
+            f" its log: {self.log_path}"
+        )
 
     def _answering_home(self) -> str | None:
         """PREFECT_HOME of whatever server answers on our port, None if nothing does."""

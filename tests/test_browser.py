@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_support import (
+from support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     is_local,
@@ -27,9 +27,9 @@ from browser_support import (
     serve,
     site_pages,
 )
-from conftest import ROOT
+from support.site import ROOT
 
-from prefect_by_example.checkout import copy_sources
+from devtools.checkout import copy_sources
 from prefect_by_example.server import free_port
 
 if not CHROMIUM.exists():

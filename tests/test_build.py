@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
@@ -10,13 +9,14 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, build_site
+from support.site import ROOT, build_site, kernels_option, mini_site, processes_mentioning
 
 from prefect_by_example.server import free_port
+
+pytestmark = pytest.mark.build
 
 PAGES = sorted(
     str(p.relative_to(ROOT).with_suffix(""))
@@ -101,42 +101,12 @@ def test_build_leaves_no_process_and_nothing_in_home(site):
         assert not (site.home / leftover).exists(), f"the build wrote ~/{leftover}"
 
 
-def processes_mentioning(*needles: str) -> list[str]:
-    """Command lines of running processes that contain any of the needles."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and int(proc.name) != os.getpid():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if any(n in cmdline for n in needles):
-                found.append(cmdline)
-    return found
 
 
-MINI_INDEX = """# Mini site
-
-```{toctree}
-PAGE
-```
-"""
 
 
-def mini_site(tmp_path: Path, page: str, text: str) -> Path:
-    """A site of one page beside a copy of our conf.py and what it refers to."""
-    src = tmp_path / "src"
-    for needed in ("_static", "docs/_inventories"):
-        shutil.copytree(ROOT / needed, src / needed)
-    (src / Path(page).parent).mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "conf.py", src)
-    (src / "index.md").write_text(MINI_INDEX.replace("PAGE", page))
-    (src / page).write_text(text)
-    return src
 
 
-def kernels_option() -> list[str]:
-    return ["-D", f"pbe_kernels_path={ROOT / '.nox/kernels/share/jupyter'}"]
 
 
 BROKEN_TUTORIAL = (ROOT / "tutorials/01-turn-a-script-into-a-flow.md").read_text() + """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from prefect_by_example.checkout import copy_sources
+from devtools.checkout import copy_sources
 
 
 def test_copies_tracked_and_new_files_but_not_ignored_ones(tmp_path):

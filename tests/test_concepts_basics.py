@@ -7,43 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from support.reading import count_edges, count_nodes, edge_pairs
 
 PAGES = ["docs/how-prefect-works", "docs/tasks", "docs/flows", "docs/dependencies"]
-
-
-def joined(site, docname: str) -> str:
-    """Every executed output of a page as one text."""
-    return "\n".join(site.outputs(docname))
-
-
-def svgs(site, docname: str) -> list[str]:
-    """The SVG text of every picture on a page, in page order."""
-    return [p.read_text() for p in site.images(docname) if p.suffix == ".svg"]
-
-
-def picture(site, docname: str, *labels: str) -> str:
-    """The one picture on a page whose text shows all the labels."""
-    # graphviz escapes characters such as "-" in SVG text: match the raw or the read text
-    hits = [
-        svg
-        for svg in svgs(site, docname)
-        if all(label in svg or label in html.unescape(svg) for label in labels)
-    ]
-    assert len(hits) == 1, f"{len(hits)} pictures on {docname} show {labels}"
-    return hits[0]
-
-
-def count_nodes(svg: str) -> int:
-    return len(re.findall(r'class="node"', svg))
-
-
-def edge_pairs(svg: str) -> set[str]:
-    """The distinct (upstream, downstream) node pairs the picture connects."""
-    return set(re.findall(r'class="edge">\s*<title>(.*?)</title>', svg))
-
-
-def count_edges(svg: str) -> int:
-    return len(re.findall(r'class="edge"', svg))
 
 
 # --------------------------------------------------------------------- every page
@@ -51,7 +17,7 @@ def count_edges(svg: str) -> int:
 
 @pytest.mark.parametrize("docname", PAGES)
 def test_page_output_is_stable_and_names_no_temporary_things(site, docname):
-    text = joined(site, docname)
+    text = site.joined(docname)
     assert text.strip(), f"{docname} shows no executed output"
     assert "/tmp/" not in text and "ipykernel_" not in text
     assert "Traceback (most recent call last):\n  File" not in text  # logged tracebacks
@@ -63,7 +29,7 @@ def test_page_output_is_stable_and_names_no_temporary_things(site, docname):
 
 @pytest.mark.parametrize("docname", PAGES)
 def test_pictures_have_white_backgrounds_and_stable_node_names(site, docname):
-    for svg in svgs(site, docname):
+    for svg in site.svgs(docname):
         assert re.search(r'<polygon fill="(white|#ffffff)"', svg), "transparent picture"
         # Prefect 1 names nodes by id(): the pages draw them by name instead
         assert not re.search(r"<title>\d{6,}", svg)
@@ -82,14 +48,14 @@ def test_prefect_1_and_3_code_sit_side_by_side_in_synced_tabs(site, docname):
 
 
 def test_how_prefect_works_draws_both_architectures(site):
-    p3 = picture(site, "docs/how-prefect-works", "Prefect 3", "work pool")
+    p3 = site.picture("docs/how-prefect-works", "Prefect 3", "work pool")
     assert all(part in p3 for part in ("worker", "deployment", "flow.deploy()"))
-    p1 = picture(site, "docs/how-prefect-works", "Prefect 1", "Agent")
+    p1 = site.picture("docs/how-prefect-works", "Prefect 1", "Agent")
     assert all(part in p1 for part in ("Storage", "flow.register()"))
 
 
 def test_how_prefect_works_runs_steps_1_and_2_in_both_versions(site):
-    text = joined(site, "docs/how-prefect-works")
+    text = site.joined("docs/how-prefect-works")
     assert "Task run 'say-hello' - Hello, Prefect!" in text
     assert "Flow run 'hello' - Finished in state Completed()" in text
     assert "prefect.say_hello | Hello, Cloud!" in text
@@ -100,13 +66,13 @@ def test_how_prefect_works_runs_steps_1_and_2_in_both_versions(site):
 
 
 def test_tasks_run_when_called_in_prefect_3_but_build_a_graph_in_prefect_1(site):
-    text = joined(site, "docs/tasks")
+    text = site.joined("docs/tasks")
     assert "Task run 'add-1-2' - Finished in state Completed()" in text
     assert "inside the with block: <Task: add>" in text
 
 
 def test_prefect_1_style_task_class_fails_and_fn_self_run_works(site):
-    text = joined(site, "docs/tasks")
+    text = site.joined("docs/tasks")
     assert "TypeError: Task.__init__() missing 1 required positional argument: 'fn'" in text
     assert "Task run 'triple-2' - Finished in state Completed()" in text
     assert "Flow run 'tripled' - Finished in state Completed()" in text
@@ -132,30 +98,30 @@ def test_fn_and_run_call_the_plain_function(site):
 
 
 def test_flows_run_and_draw_in_both_versions(site):
-    text = joined(site, "docs/flows")
+    text = site.joined("docs/flows")
     assert "Flow run 'hello' - Finished in state Completed()" in text
     assert "Hello, Cloud!" in text and "Flow run SUCCESS" in text
-    p3 = picture(site, "docs/flows", "hello-flow", "say_hello")
+    p3 = site.picture("docs/flows", "hello-flow", "say_hello")
     assert count_nodes(p3) == 1
-    p1 = picture(site, "docs/flows", "<title>say_hello</title>")
+    p1 = site.picture("docs/flows", "<title>say_hello</title>")
     assert count_nodes(p1) == 1
 
 
 def test_states_say_whether_the_run_worked(site):
-    text = joined(site, "docs/flows")
+    text = site.joined("docs/flows")
     assert "Completed 6" in text  # state.is_completed() held; await state.result() == 6
     assert "Success 6" in text  # state.is_successful() held; the task's result is 6
 
 
 def test_failing_flow_has_a_failed_state_and_shows_where_it_broke(site):
-    text = joined(site, "docs/flows")
+    text = site.joined("docs/flows")
     assert "Failed - Flow run encountered an exception: ZeroDivisionError" in text
     assert "ratio_report() raised ZeroDivisionError: division by zero" in text
     assert "Failed - Some reference tasks failed." in text
     assert "Task 'report': Finished task run for task with final state: 'TriggerFailed'" in text
-    run = picture(site, "docs/flows", "ratio-report", "Failed")
+    run = site.picture("docs/flows", "ratio-report", "Failed")
     assert count_nodes(run) == 2 and "report" not in html.unescape(run).replace("ratio-report", "")
-    legacy = picture(site, "docs/flows", "<title>report</title>")
+    legacy = site.picture("docs/flows", "<title>report</title>")
     assert count_nodes(legacy) == 3 and count_edges(legacy) == 2
 
 
@@ -163,28 +129,28 @@ def test_failing_flow_has_a_failed_state_and_shows_where_it_broke(site):
 
 
 def test_data_dependencies_and_wait_for_edges(site):
-    text = joined(site, "docs/dependencies")
+    text = site.joined("docs/dependencies")
     assert "Task run 'insert-rows' - Finished in state Completed()" in text
-    etl = picture(site, "docs/dependencies", ">etl<", "numbers")
+    etl = site.picture("docs/dependencies", ">etl<", "numbers")
     assert count_nodes(etl) == 3 and count_edges(etl) == 2
-    waits = picture(site, "docs/dependencies", "fill-table", "wait_for")
+    waits = site.picture("docs/dependencies", "fill-table", "wait_for")
     assert count_nodes(waits) == 2 and count_edges(waits) == 1
 
 
 def test_futures_and_map(site):
-    text = joined(site, "docs/dependencies")
+    text = site.joined("docs/dependencies")
     assert "Task run 'fetch-Paris' - Finished in state Completed()" in text
     assert all(f"Task run 'scale-{x}' - Finished" in text for x in (1, 2, 3))
     assert "Task 'scale[2]': Finished task run" in text
-    mapped = picture(site, "docs/dependencies", "scale-and-add")
+    mapped = site.picture("docs/dependencies", "scale-and-add")
     assert "×3" in mapped
 
 
 def test_imperative_prefect_1_flow_has_three_nodes_two_edges_and_succeeds(site):
-    text = joined(site, "docs/dependencies")
+    text = site.joined("docs/dependencies")
     assert "3 tasks, 2 edges" in text
     assert "constants of TrainModel: {'data_dir': 'data', 'model_dir': 'models'}" in text
-    legacy = picture(site, "docs/dependencies", "<title>DownloadDataset</title>")
+    legacy = site.picture("docs/dependencies", "<title>DownloadDataset</title>")
     assert count_nodes(legacy) == 3 and count_edges(legacy) == 2
     assert "<title>DownloadDataset&#45;&gt;TrainModel</title>" in legacy
     assert "<title>TrainModel&#45;&gt;EvaluateModel</title>" in legacy
@@ -193,19 +159,19 @@ def test_imperative_prefect_1_flow_has_three_nodes_two_edges_and_succeeds(site):
 
 
 def test_the_same_pipeline_in_prefect_3(site):
-    text = joined(site, "docs/dependencies")
+    text = site.joined("docs/dependencies")
     for run in ("imperative-port", "imperative-spec", "train-and-evaluate"):
         assert f"Flow run '{run}' - Finished in state Completed()" in text
     # the metrics match the Prefect 1 run's: the same pipeline
     assert text.count("{'test_points': 2, 'mean_abs_error': 0.476}") == 2
-    static = picture(site, "docs/dependencies", "My Imperative Flow", "download_dataset")
+    static = site.picture("docs/dependencies", "My Imperative Flow", "download_dataset")
     assert count_nodes(static) == 3 and count_edges(static) == 2 and "wait_for" in static
     for name in ("My Imperative Flow", "imperative-spec"):
-        run = picture(site, "docs/dependencies", name, " · Completed")
+        run = site.picture("docs/dependencies", name, " · Completed")
         # download -> train -> evaluate in order; the spec port also passes data_dir along
         assert count_nodes(run) == 3 and "wait_for" in run
         assert {"r1&#45;&gt;r2", "r2&#45;&gt;r3"} <= edge_pairs(run)
-    data = picture(site, "docs/dependencies", "train-and-evaluate", "Completed")
+    data = site.picture("docs/dependencies", "train-and-evaluate", "Completed")
     assert count_nodes(data) == 3 and count_edges(data) == 3
     assert "wait_for" not in data and "model_dir" in data
 

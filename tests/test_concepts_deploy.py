@@ -13,24 +13,12 @@ PAGES = ["docs/storage", "docs/registration"]
 BACKGROUND = ("prefect worker", "moto_server", "weather_flow.py", "deploy_weather.py")
 
 
-def joined(site, docname: str) -> str:
-    """Every executed output of a page as one text."""
-    return "\n".join(site.outputs(docname))
-
-
-def output_with(site, docname: str, *parts: str) -> str:
-    """The one cell output of a page that shows all the parts."""
-    hits = [text for text in site.outputs(docname) if all(part in text for part in parts)]
-    assert len(hits) == 1, f"{len(hits)} outputs on {docname} show {parts}"
-    return hits[0]
-
-
 # --------------------------------------------------------------------- both pages
 
 
 @pytest.mark.parametrize("docname", PAGES)
 def test_page_output_is_stable_and_names_no_temporary_things(site, docname):
-    text = joined(site, docname)
+    text = site.joined(docname)
     assert text.strip(), f"{docname} shows no executed output"
     assert "/tmp/" not in text and "ipykernel_" not in text
     assert "Traceback (most recent call last)" not in text
@@ -58,7 +46,7 @@ def test_no_background_process_of_the_build_is_left_running(site):
 
 
 def test_prefect3_loads_and_runs_flows_from_a_folder_and_a_git_repository(site):
-    text = joined(site, "docs/storage")
+    text = site.joined("docs/storage")
     assert "code from weather-project/weather_flow.py" in text
     assert "code from a clone: weather-repo-main/weather_flow.py" in text
     for city in ("Lisbon", "Nairobi"):
@@ -66,7 +54,7 @@ def test_prefect3_loads_and_runs_flows_from_a_folder_and_a_git_repository(site):
 
 
 def test_prefect1_local_storage_writes_a_pickle_file_in_the_prefect_home(site):
-    out = output_with(site, "docs/storage", "wrote flows/hello-flow/<timestamp>")
+    out = site.output_with("docs/storage", "wrote flows/hello-flow/<timestamp>")
     assert "the file holds: ['flow', 'versions']" in out
     assert "'prefect': '1.4.1'" in out
 
@@ -77,21 +65,21 @@ def test_prefect1_s3_storage_uploads_loads_back_and_runs(site):
     assert "[]" in outputs
     # ... adding the flow first, as registration does, uploads it under the flow's slug
     assert "uploaded: s3-flow/<slugified timestamp>" in "\n".join(outputs)
-    run = output_with(
-        site, "docs/storage", "Downloading flow from s3://my-bucket/", "Hello from a stored flow!"
+    run = site.output_with(
+        "docs/storage", "Downloading flow from s3://my-bucket/", "Hello from a stored flow!"
     )
     assert "Beginning Flow run for 's3-flow'" in run
     assert "Flow run SUCCESS: all reference tasks succeeded" in run
 
 
 def test_the_server_keeps_where_the_code_is_not_the_code(site):
-    p3 = output_with(site, "docs/storage", "weather/from-folder", "weather/from-git")
+    p3 = site.output_with("docs/storage", "weather/from-folder", "weather/from-git")
     assert p3.count("entrypoint: weather_flow.py:weather") == 2
     assert 'pull step: set_working_directory {"directory": "$PWD/weather-project"}' in p3
     assert "pull step: git_clone" in p3 and "file://$PWD/weather-repo" in p3
     assert "def weather" not in p3
 
-    p1 = output_with(site, "docs/storage", "storage of hello-flow", "storage of s3-flow")
+    p1 = site.output_with("docs/storage", "storage of hello-flow", "storage of s3-flow")
     assert "$PREFECT__HOME_DIR/flows/hello-flow/<timestamp>" in p1
     assert '"bucket": "my-bucket"' in p1 and '"s3-flow": "s3-flow/<timestamp>"' in p1
     assert "tasks: [('say_hello', 'prefect.tasks.core.function.FunctionTask')]" in p1
@@ -99,7 +87,7 @@ def test_the_server_keeps_where_the_code_is_not_the_code(site):
 
 
 def test_result_files_are_written(site):
-    text = joined(site, "docs/storage")
+    text = site.joined("docs/storage")
     # prefect 3: a readable JSON record in the saved LocalFileSystem block's folder
     assert "results/: ['<key>', '<key>', 'mean-Oslo.json']" in text
     assert "mean-Oslo.json holds 3.8 written by json" in text
@@ -126,18 +114,18 @@ def test_the_register_snippet_is_shown_but_not_executed(site):
 
 
 def test_prefect1_registration_metadata_and_build_run_offline(site):
-    text = joined(site, "docs/registration")
+    text = site.joined("docs/registration")
     assert "labels: this machine's hostname" in text
     assert "metadata: ['__version__', 'edges', 'name'" in text
     assert "tasks: ['say_hello']" in text
     assert "1 built" in text
     assert "stored as a script: True" in text and "the script: hello_flow_legacy.py" in text
-    run = output_with(site, "docs/registration", "INFO - prefect.say_hello | Hello, Cloud!")
+    run = site.output_with("docs/registration", "INFO - prefect.say_hello | Hello, Cloud!")
     assert "Flow run SUCCESS: all reference tasks succeeded" in run
 
 
 def test_a_served_deployment_runs_to_completion(site):
-    text = joined(site, "docs/registration")
+    text = site.joined("docs/registration")
     assert "registered 'served', work pool: None" in text
     assert "flow run 'weather-Lisbon': Completed" in text
     # the log lines the serving process sent to the server
@@ -145,7 +133,7 @@ def test_a_served_deployment_runs_to_completion(site):
 
 
 def test_a_worker_runs_a_deployment_from_git_to_completion(site):
-    text = joined(site, "docs/registration")
+    text = site.joined("docs/registration")
     assert re.search(r"weather/on-a-worker\s*│\s*applied", text)
     assert "flow run 'weather-Nairobi': Completed" in text
     # the run's graph, read back from the server: two tasks, the data edge between them

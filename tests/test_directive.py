@@ -7,58 +7,47 @@ import re
 import shutil
 import sys
 import time
-from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from sphinx.testing.util import SphinxTestApp
 
-from prefect_by_example import graphs
+from prefect_by_example.graphs import dot
 
-ROOT = Path(__file__).parent / "roots" / "test-flowgraph"
 IMAGE = re.compile(r"flowgraph-[0-9a-f]{40}\.(?:svg|png)")
 
 
 @pytest.fixture
-def tiny_site(tmp_path):
-    """A copy of the test site, with files of its own already in images/."""
+def tiny_site(tmp_path, rootdir, make_app):
+    """A copy of roots/test-flowgraph, with files of its own already in images/.
+
+    `tiny_site.build(**options)` builds it with Sphinx's test app and returns the warnings.
+    """
     src = tmp_path / "site"
-    shutil.copytree(ROOT, src)
+    shutil.copytree(rootdir / "test-flowgraph", src)
     (src / "images").mkdir()
     (src / "images" / "keep.txt").write_text("not ours")
     (src / "images" / "flowgraph-notes.svg").write_text("<svg/>")  # ours only by the name
-    yield src
+
+    def build(**kwargs) -> str:
+        app = make_app("html", srcdir=src, builddir=src.parent / "_build", **kwargs)
+        app.build()
+        return app.warning.getvalue()
+
+    yield SimpleNamespace(src=src, build=build)
     sys.modules.pop("flowgraph_demo", None)
 
 
-def build(src: Path, **kwargs) -> str:
-    """Build the site as HTML into a folder beside it and return the warnings."""
-    warning = StringIO()
-    app = SphinxTestApp(
-        "html",
-        srcdir=src,
-        builddir=src.parent / "_build",
-        status=StringIO(),
-        warning=warning,
-        **kwargs,
-    )
-    try:
-        app.build()
-    finally:
-        app.cleanup()
-    return warning.getvalue()
+def html(site, page: str = "index") -> str:
+    return (site.src.parent / "_build" / "html" / f"{page}.html").read_text()
 
 
-def html(src: Path, page: str = "index") -> str:
-    return (src.parent / "_build" / "html" / f"{page}.html").read_text()
-
-
-def drawn(src: Path) -> list[str]:
-    return sorted(p.name for p in (src / "images").iterdir() if IMAGE.fullmatch(p.name))
+def drawn(site) -> list[str]:
+    return sorted(p.name for p in (site.src / "images").iterdir() if IMAGE.fullmatch(p.name))
 
 
 def test_build_writes_images_once_and_links_them(tiny_site):
-    warnings = build(tiny_site)
+    warnings = tiny_site.build()
     images = drawn(tiny_site)
     assert sorted(Path(name).suffix for name in images) == [".png", ".svg"]
     svg = next(name for name in images if name.endswith(".svg"))
@@ -68,13 +57,13 @@ def test_build_writes_images_once_and_links_them(tiny_site):
     assert f'<img alt="Task graph of the pipeline flow" src="_images/{png}"' in page
     assert "The pipeline, drawn from its code." in page  # the caption
     assert 'href="#pipeline-graph"' in page  # :name: makes a target
-    assert (tiny_site.parent / "_build" / "html" / "_images" / svg).exists()
-    assert "double ×5" in (tiny_site / "images" / svg).read_text()  # :parameters: {"n": 5}
+    assert (tiny_site.src.parent / "_build" / "html" / "_images" / svg).exists()
+    assert "double ×5" in (tiny_site.src / "images" / svg).read_text()  # :parameters: {"n": 5}
     assert "index.rst" not in warnings
 
 
 def test_bad_targets_warn_with_the_page_and_line(tiny_site):
-    warnings = build(tiny_site)
+    warnings = tiny_site.build()
     found = [line for line in warnings.splitlines() if "flow-graph" in line]
     assert len(found) == 3, warnings
     assert re.search(
@@ -87,9 +76,9 @@ def test_bad_targets_warn_with_the_page_and_line(tiny_site):
 
 
 def test_a_changed_flow_gets_a_new_image_and_the_old_one_goes(tiny_site):
-    build(tiny_site)
+    tiny_site.build()
     before = drawn(tiny_site)
-    module = tiny_site / "flowgraph_demo.py"
+    module = tiny_site.src / "flowgraph_demo.py"
     code = module.read_text().replace(
         "    return total(doubled)",
         "    result = total(doubled)\n    double(result)\n    return result",
@@ -98,24 +87,24 @@ def test_a_changed_flow_gets_a_new_image_and_the_old_one_goes(tiny_site):
     later = time.time() + 5  # newer than the last read, also on coarse file systems
     os.utime(module, (later, later))
 
-    build(tiny_site)
+    tiny_site.build()
     after = drawn(tiny_site)
     assert len(after) == 2 and not set(before) & set(after)
     page = html(tiny_site)
     assert all(name in page for name in after) and not any(name in page for name in before)
-    assert sorted(p.name for p in (tiny_site / "images").iterdir()) == sorted(
+    assert sorted(p.name for p in (tiny_site.src / "images").iterdir()) == sorted(
         [*after, "flowgraph-notes.svg", "keep.txt"]
     )
 
 
 def test_images_no_page_uses_are_deleted(tiny_site):
-    build(tiny_site)
-    index = tiny_site / "index.rst"
+    tiny_site.build()
+    index = tiny_site.src / "index.rst"
     index.write_text(index.read_text().split(".. flow-graph::")[0])
     assert drawn(tiny_site)
-    build(tiny_site)
+    tiny_site.build()
     assert drawn(tiny_site) == []
-    assert sorted(p.name for p in (tiny_site / "images").iterdir()) == [
+    assert sorted(p.name for p in (tiny_site.src / "images").iterdir()) == [
         "flowgraph-notes.svg",
         "keep.txt",
     ]
@@ -123,11 +112,11 @@ def test_images_no_page_uses_are_deleted(tiny_site):
 
 def test_parallel_builds_merge_which_images_are_used(tiny_site):
     for n in range(6):
-        (tiny_site / f"page{n}.rst").write_text(
+        (tiny_site.src / f"page{n}.rst").write_text(
             f":orphan:\n\nPage {n}\n=======\n\n.. flow-graph:: flowgraph_demo:pipeline\n"
             f'   :parameters: {{"n": {n + 10}}}\n'
         )
-    build(tiny_site, parallel=2)
+    tiny_site.build(parallel=2)
     assert len(drawn(tiny_site)) == 2 + 6
     for n in range(6):
         assert re.search(r'src="_images/flowgraph-[0-9a-f]{40}\.svg"', html(tiny_site, f"page{n}"))
@@ -135,19 +124,19 @@ def test_parallel_builds_merge_which_images_are_used(tiny_site):
 
 def test_myst_pages_in_a_subfolder_use_the_same_directive(tiny_site):
     pytest.importorskip("myst_parser")
-    (tiny_site / "guide").mkdir()
-    (tiny_site / "guide" / "page.md").write_text(
+    (tiny_site.src / "guide").mkdir()
+    (tiny_site.src / "guide" / "page.md").write_text(
         "---\norphan: true\n---\n# A MyST page\n\n"
         '```{flow-graph} flowgraph_demo:pipeline\n:parameters: {"n": 2}\n```\n'
     )
-    build(tiny_site, confoverrides={"extensions": ["myst_parser", "prefect_by_example.directive"]})
+    tiny_site.build(confoverrides={"extensions": ["myst_parser", "prefect_by_example.sphinxext.flowgraph"]})
     page = html(tiny_site, "guide/page")
     name = re.search(r'src="\.\./_images/(flowgraph-[0-9a-f]{40}\.svg)"', page).group(1)
-    assert "double ×2" in (tiny_site / "images" / name).read_text()
+    assert "double ×2" in (tiny_site.src / "images" / name).read_text()
 
 
 def test_missing_dot_is_one_clear_warning(tiny_site, monkeypatch):
-    monkeypatch.setattr(graphs.shutil, "which", lambda name: None)
-    warnings = build(tiny_site)
+    monkeypatch.setattr(dot.shutil, "which", lambda name: None)
+    warnings = tiny_site.build()
     assert re.search(r"index\.rst:\d+: WARNING: .*Graphviz `dot` not found on PATH", warnings)
     assert drawn(tiny_site) == []

@@ -2,10 +2,10 @@
 
 import io
 
-from conftest import ROOT
 from sphinx.util.inventory import InventoryFile
+from support.site import ROOT
 
-from prefect_by_example.inventory import inventory_bytes
+from devtools.inventory import inventory_bytes
 
 SOURCE = ROOT / "docs/_inventories/python.txt"
 

@@ -6,8 +6,8 @@ import time
 
 import jupytext
 import pytest
-from conftest import ROOT
 from nbclient import NotebookClient
+from support.site import ROOT
 
 TUTORIALS = sorted(ROOT.glob("tutorials/*.md"))
 

@@ -118,5 +118,5 @@ def test_a_flow_writes_one_plain_file_per_mapped_item_and_reads_it_back(tmp_path
     # a second run, one station more: only the new one runs, the others load from their files
     second = measure_stations(["north", "south", "east"])
     assert sorted(calls) == ["east", "north", "south"]
-    for before, after in zip(first, second):
+    for before, after in zip(first, second[:2], strict=True):
         pd.testing.assert_frame_equal(before, after)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT
+from support.site import ROOT
 
 PAGE = ROOT / "docs" / "run-locally.md"
 SHELL_BLOCK = re.compile(r"^```console\n(.*?)^```", flags=re.M | re.S)

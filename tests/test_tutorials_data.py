@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 
 import pytest
@@ -34,23 +33,9 @@ RUN_LINE = re.compile(r"(?:Flow|Task) run '([^']+)' - (.*)")
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def output_text(site, docname: str) -> str:
-    return "\n".join(site.outputs(docname))
-
-
 def run_lines(site, docname: str) -> list[tuple[str, str]]:
     """(run name, message) of every Prefect log line the page printed, in order."""
-    return RUN_LINE.findall(output_text(site, docname))
-
-
-def svg_texts(site, docname: str) -> list[str]:
-    """The text of each SVG picture on the page (flow graphs and run graphs)."""
-    texts = []
-    for path in site.images(docname):
-        if path.suffix == ".svg":
-            labels = re.findall(r"<text[^>]*>([^<]*)</text>", path.read_text())
-            texts.append(" | ".join(html.unescape(label) for label in labels))
-    return texts
+    return RUN_LINE.findall(site.joined(docname))
 
 
 @pytest.mark.parametrize("docname", PAGES)
@@ -67,7 +52,7 @@ def test_page_builds_clean_with_stable_output(site, docname):
 
 
 def test_script_becomes_a_flow_with_readable_logs(site):
-    out = output_text(site, SCRIPT_TO_FLOW)
+    out = site.joined(SCRIPT_TO_FLOW)
     # the plain script and the flow write the same files; prints become task run log lines
     for day, warmest in [(1, "24.5"), (2, "24.2"), (3, "24.2")]:
         line = f"wrote exports/day-{day}.csv: 24 readings, warmest {warmest} °C"
@@ -92,7 +77,7 @@ def test_subflows_run_as_runs_of_their_own(site):
     assert inside[-1] == ("daily-report", "Finished in state Completed()")
     # the run graph draws each subflow run as a completed cluster around its task runs
     run_graph = next(
-        t for t in svg_texts(site, SCRIPT_TO_FLOW) if "daily-report" in t and "Completed" in t
+        t for t in site.svg_texts(SCRIPT_TO_FLOW) if "daily-report" in t and "Completed" in t
     )
     assert "export-days · Completed" in run_graph
     assert "weather-note · Completed" in run_graph
@@ -100,7 +85,7 @@ def test_subflows_run_as_runs_of_their_own(site):
 
 
 def test_cached_run_loads_named_files(site):
-    out = output_text(site, CACHE_TO_FILES)
+    out = site.joined(CACHE_TO_FILES)
     assert "first run took more than 5 s: True" in out
     for name in ("readings_north.csv", "daily_north.parquet"):
         assert f"'results/{name}'" in out and f"'results/.records/{name}'" in out
@@ -126,9 +111,9 @@ def test_forget_reruns_one_task_and_refresh_reruns_all(site):
         ("download-north", cached), ("daily-north", completed),  # after forget()
         ("download-north", completed), ("daily-north", completed),  # refresh_cache
     ]  # fmt: skip
-    out = output_text(site, CACHE_TO_FILES)
+    out = site.joined(CACHE_TO_FILES)
     assert "daily_north.parquet is back: True" in out
-    graphs = [t for t in svg_texts(site, CACHE_TO_FILES) if "download-north" in t]
+    graphs = [t for t in site.svg_texts(CACHE_TO_FILES) if "download-north" in t]
     # the states in each graph's legend; the flow run itself is Completed in all three
     legends = [set(text.split(" | ")) & {"Cached", "Completed"} for text in graphs]
     # second run: all cached; after forget(): download cached, summary ran; refresh: none cached
@@ -136,7 +121,7 @@ def test_forget_reruns_one_task_and_refresh_reruns_all(site):
 
 
 def test_dataframes_stored_one_file_per_mapped_item(site):
-    out = output_text(site, DATAFRAMES)
+    out = site.joined(DATAFRAMES)
     for name in [
         "all_readings.csv", "daily_range.json",
         "readings/east.parquet", "readings/north.parquet", "readings/south.parquet",
@@ -153,11 +138,11 @@ def test_dataframes_stored_one_file_per_mapped_item(site):
     assert finished == [(name, "Finished in state Completed") for name in tasks] + [
         (name, "Finished in state Cached") for name in tasks
     ]
-    assert any("measure ×3" in t and "Completed" in t for t in svg_texts(site, DATAFRAMES))
+    assert any("measure ×3" in t and "Completed" in t for t in site.svg_texts(DATAFRAMES))
 
 
 def test_file_paths_keep_memory_flat(site):
-    out = output_text(site, BIG_RESULTS)
+    out = site.joined(BIG_RESULTS)
     assert "plain Python holds one array at a time: True" in out
     assert "persisted and cached in memory: grows by an array per step: True" in out
     assert "persisted, not cached in memory: stays under 3 arrays: True" in out
@@ -171,6 +156,6 @@ def test_file_paths_keep_memory_flat(site):
         assert chart.width > 600
         assert chart.convert("RGB").getpixel((2, 2)) == (255, 255, 255)
     # the file-path chain ran as drawn: five completed task runs
-    run_graph = next(t for t in svg_texts(site, BIG_RESULTS) if "Completed" in t)
+    run_graph = next(t for t in site.svg_texts(BIG_RESULTS) if "Completed" in t)
     for step in ("load", "double", "add_one", "square", "total"):
         assert step in run_graph

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -21,34 +20,9 @@ UNSTABLE = [
 ]
 
 
-_outputs: dict[tuple[int, str], list[str]] = {}
-
-
-def outputs(site, docname: str) -> list[str]:
-    """The page's cell outputs, parsed from its HTML once per session."""
-    key = (id(site), docname)
-    if key not in _outputs:
-        _outputs[key] = site.outputs(docname)
-    return _outputs[key]
-
-
-def output_text(site, docname: str) -> str:
-    return "\n".join(outputs(site, docname))
-
-
-def json_outputs(site, docname: str) -> list:
-    """Every cell output that is a JSON document, parsed."""
-    found = []
-    for output in outputs(site, docname):
-        text = output.strip()
-        if text.startswith(("[", "{")):
-            found.append(json.loads(text))
-    return found
-
-
 @pytest.mark.parametrize("docname", [LOGGING, TESTING, DASK])
 def test_outputs_are_stable(site, docname):
-    text = output_text(site, docname)
+    text = site.joined(docname)
     for pattern, what in UNSTABLE:
         match = re.search(pattern, text)
         assert match is None, f"{docname} shows {what}: {match.group(0)!r}"
@@ -66,11 +40,11 @@ def test_pages_show_their_graphs(site, docname, pictures):
 
 
 def test_legacy_environment_is_prefect_1_with_lazyscribe_1(site):
-    assert "legacy environment: prefect 1.4.1 + lazyscribe 1.2.0" in output_text(site, LOGGING)
+    assert "legacy environment: prefect 1.4.1 + lazyscribe 1.2.0" in site.joined(LOGGING)
 
 
 def test_legacy_example_as_written_fails_for_want_of_an_author(site):
-    text = output_text(site, LOGGING)
+    text = site.joined(LOGGING)
     assert "ValueError: Please supply a valid author." in text
     assert "flow run succeeded: False" in text
     assert (
@@ -80,11 +54,11 @@ def test_legacy_example_as_written_fails_for_want_of_an_author(site):
 
 
 def test_legacy_example_with_an_author_logs_the_metric(site):
-    text = output_text(site, LOGGING)
+    text = site.joined(LOGGING)
     assert "flow run succeeded: True" in text
     for task in ("My experiment", "Log experiment metric", "Append experiment", "Save project"):
         assert f"Task '{task}': Finished task run for task with final state: 'Success'" in text
-    legacy = next(doc for doc in json_outputs(site, LOGGING) if isinstance(doc, list))
+    legacy = next(doc for doc in site.json_outputs(LOGGING) if isinstance(doc, list))
     assert [e["name"] for e in legacy] == ["My experiment"]
     assert legacy[0]["metrics"] == {"build_time": "10M"}
     assert legacy[0]["author"] == "tutorial"
@@ -92,7 +66,7 @@ def test_legacy_example_with_an_author_logs_the_metric(site):
 
 
 def test_modern_project_has_three_experiments_with_metrics(site):
-    text = output_text(site, LOGGING)
+    text = site.joined(LOGGING)
     assert "Flow run 'compare-degrees' - Finished in state Completed()" in text
     for degree in (1, 3, 9):
         assert f"Task run 'log-degree-{degree}' - Finished in state Completed()" in text
@@ -100,7 +74,7 @@ def test_modern_project_has_three_experiments_with_metrics(site):
     assert text.count("Task run 'save-project' - Finished in state Completed()") == 1
     assert text.index("Task run 'log-degree-9'") < text.index("Task run 'save-project'")
 
-    shown = next(doc for doc in json_outputs(site, LOGGING) if isinstance(doc, dict))
+    shown = next(doc for doc in site.json_outputs(LOGGING) if isinstance(doc, dict))
     assert shown["name"] == "degree-1" and shown["parameters"] == {"degree": 1}
     assert set(shown["metrics"]) == {"train_rmse", "test_rmse"}
     assert not {"created_at", "last_updated", "slug"} & set(shown)
@@ -114,7 +88,7 @@ def test_modern_project_has_three_experiments_with_metrics(site):
 
 
 def test_plain_functions_and_final_states(site):
-    text = output_text(site, TESTING)
+    text = site.joined(TESTING)
     assert "mean of 10 and 14: 12.0" in text
     assert "refused: day 2: 1 impossible reading(s)" in text
     assert "state: COMPLETED | result: {1: 13.0, 2: 14.0, 3: 15.0}" in text
@@ -122,7 +96,7 @@ def test_plain_functions_and_final_states(site):
 
 
 def test_without_an_api_only_plain_functions_run(site):
-    text = output_text(site, TESTING)
+    text = site.joined(TESTING)
     assert "daily_mean.fn: 12.0" in text
     assert "weather_report: No Prefect API URL provided." in text
     assert "weather_report.fn: No Prefect API URL provided." in text
@@ -130,7 +104,7 @@ def test_without_an_api_only_plain_functions_run(site):
 
 
 def test_pytest_run_inside_the_page_passed_six_tests(site):
-    text = output_text(site, TESTING)
+    text = site.joined(TESTING)
     results = re.findall(r"^test_weather\.py::(\w+) (PASSED|FAILED|ERROR)", text, flags=re.M)
     assert len(results) == 6
     assert {outcome for _, outcome in results} == {"PASSED"}
@@ -139,7 +113,7 @@ def test_pytest_run_inside_the_page_passed_six_tests(site):
 
 
 def test_cached_task_is_served_from_its_file(site):
-    text = output_text(site, TESTING)
+    text = site.joined(TESTING)
     assert "first run:  ['Completed', 'Cached']" in text
     assert "result files: 1" in text
     assert "second run: ['Cached', 'Cached']" in text
@@ -149,20 +123,20 @@ def test_cached_task_is_served_from_its_file(site):
 
 
 def test_threads_ran_in_one_process_dask_in_two(site):
-    text = output_text(site, DASK)
+    text = site.joined(DASK)
     assert re.findall(r"processes that computed: (\d+)", text) == ["1", "2"]
     assert "Flow run 'collatz-on-dask' - Finished in state Completed()" in text
 
 
 def test_both_runners_found_the_same_answer(site):
     answers = re.findall(
-        r"longest chain below 240,000: (n=\d+, \d+ steps)", output_text(site, DASK)
+        r"longest chain below 240,000: (n=\d+, \d+ steps)", site.joined(DASK)
     )
     assert answers == ["n=230631, 442 steps"] * 2
 
 
 def test_timings_are_shown_rounded(site):
-    text = output_text(site, DASK)
+    text = site.joined(DASK)
     rows = dict(
         (name, (float(run), float(computing), float(cpu)))
         for name, run, computing, cpu in re.findall(
@@ -175,7 +149,7 @@ def test_timings_are_shown_rounded(site):
 
 
 def test_the_cluster_was_started_and_closed(site):
-    text = output_text(site, DASK)
+    text = site.joined(DASK)
     assert "workers: 2" in text
     assert "cluster: closed" in text
     assert any(image.suffix == ".png" for image in site.images(DASK))  # the timeline

@@ -6,5 +6,5 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 project = "flow-graph test"
-extensions = ["prefect_by_example.directive"]
+extensions = ["prefect_by_example.sphinxext.flowgraph"]
 exclude_patterns = ["_build"]

@@ -1,42 +1,57 @@
-"""The `flow-graph` Sphinx directive: draw a Prefect flow's task graph at build time."""
+"""The `flow-graph` directive: draw a Prefect flow's task graph at build time.
+
+``.. flow-graph:: package.module:flow`` traces the flow's code (nothing runs, no server is
+needed) and embeds the picture from images/, for pages that show a flow's picture without the
+code that draws it.
+"""
 
 from __future__ import annotations
 
 import ast
 import importlib
-import os
-import re
+import sys
+from contextlib import contextmanager
 from hashlib import sha1
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
-from sphinx.util import logging
+from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from . import __version__
-from .errors import FlowGraphError
+from ..errors import FlowGraphError
+from . import images
+from .messages import warn
 
-if TYPE_CHECKING:
-    from sphinx.application import Sphinx
-    from sphinx.environment import BuildEnvironment
-
-logger = logging.getLogger(__name__)
-
-IMAGE_DIR = "images"
-IMAGE_NAME = re.compile(r"flowgraph-[0-9a-f]{40}\.(svg|png)")
 # module file -> its mtime when we last imported it, to pick up edits between builds
 _imported: dict[Path, int] = {}
 
 
-def import_target(target: str) -> tuple[Any, Path | None]:
-    """The object named by 'package.module:name' (reloaded if its file changed) and its file."""
+@contextmanager
+def _importable_from(folders: list[Path]):
+    """`folders` first on sys.path for the length of the block."""
+    added = [str(folder) for folder in folders if str(folder) not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for folder in added:
+            sys.path.remove(folder)
+
+
+def import_target(target: str, folders: list[Path] = ()) -> tuple[Any, Path | None]:
+    """The object named by 'package.module:name' (reloaded if its file changed) and its file.
+
+    `folders` are searched first, for modules that are no installed package (the pages'
+    examples). Raises FlowGraphError, with the reason, when the target cannot be imported.
+    """
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:
         raise FlowGraphError(f"expected 'package.module:flow', got {target!r}")
     try:
-        module = importlib.import_module(module_name)
+        with _importable_from(list(folders)):
+            module = importlib.import_module(module_name)
         file = Path(module.__file__) if getattr(module, "__file__", None) else None
         if file is not None and file.exists():
             mtime = file.stat().st_mtime_ns
@@ -83,9 +98,7 @@ class FlowGraphDirective(SphinxDirective):
         try:
             uri, alt = self._draw(target)
         except FlowGraphError as exc:
-            logger.warning(
-                "flow-graph %s: %s", target, exc, location=self.get_location(), type="flowgraph"
-            )
+            warn(f"flow-graph {target}: {exc}", "flow-graph", location=self.get_location())
             return []
         image = nodes.image(uri=uri, alt=self.options.get("alt", alt))
         image["classes"] += self.options.get("class", [])
@@ -105,7 +118,8 @@ class FlowGraphDirective(SphinxDirective):
 
     def _draw(self, target: str) -> tuple[str, str]:
         """Trace the flow, write its image once, and return the image uri and alt text."""
-        flow, file = import_target(target)
+        folders = [Path(self.env.srcdir, f) for f in self.config.pbe_flow_modules_path]
+        flow, file = import_target(target, folders)
         if file is not None:
             self.env.note_dependency(str(file))
         args = _literal(self.options.get("args"), "args") or ()
@@ -114,68 +128,27 @@ class FlowGraphDirective(SphinxDirective):
             raise FlowGraphError(f":args: must be a list or tuple, got {args!r}")
         if kwargs is not None and not isinstance(kwargs, dict):
             raise FlowGraphError(f":parameters: must be a dict, got {kwargs!r}")
-        from .graphs import flow_graph  # imports Prefect: only when a page draws a graph
+        from ..graphs import flow_graph  # imports Prefect: only when a page draws a graph
 
         graph = flow_graph(flow, *args, **(kwargs or {}))
         for path in graph.files:
             self.env.note_dependency(path)
         fmt = self.options.get("format", "svg")
+        # named by what draws it: the DOT source and the format
         digest = sha1(f"{graph.source}\nformat={fmt}".encode()).hexdigest()
         name = f"flowgraph-{digest}.{fmt}"
-        path = Path(self.env.srcdir) / IMAGE_DIR / name
-        if not path.exists():
-            path.parent.mkdir(exist_ok=True)
-            # parallel readers may draw the same graph: write aside, then swap in whole
-            partial = path.with_name(f".{path.stem}-{os.getpid()}{path.suffix}")
-            try:
-                graph.save(partial)
-                os.replace(partial, path)
-            finally:
-                partial.unlink(missing_ok=True)
-        _used(self.env).setdefault(self.env.docname, set()).add(name)
-        return f"/{IMAGE_DIR}/{name}", f"Task graph of the {graph.name} flow"
-
-
-def _used(env: BuildEnvironment) -> dict[str, set[str]]:
-    """Images each document draws, kept in the build environment between builds."""
-    if not hasattr(env, "flowgraph_images"):
-        env.flowgraph_images = {}
-    return env.flowgraph_images
-
-
-def purge_doc(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    _used(env).pop(docname, None)
-
-
-def merge_info(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: Any) -> None:
-    theirs = _used(other)
-    for docname in docnames:
-        if docname in theirs:
-            _used(env)[docname] = theirs[docname]
-
-
-def prune_images(app: Sphinx, exception: BaseException | None) -> None:
-    """Delete flow-graph images that no document uses any more, and nothing else."""
-    if exception is not None or app.env is None:
-        return
-    used = set().union(*_used(app.env).values())
-    folder = Path(app.srcdir) / IMAGE_DIR
-    if not folder.is_dir():
-        return
-    for path in folder.iterdir():
-        if IMAGE_NAME.fullmatch(path.name) and path.name not in used and path.is_file():
-            path.unlink()
+        uri = images.store(self.env, self.env.docname, name, lambda: graph.pipe(fmt))
+        return uri, f"Task graph of the {graph.name} flow"
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    """Register the `flow-graph` directive and the upkeep of its images."""
+    """The `flow-graph` directive and the images/ folder it draws into; usable on its own."""
+    from .. import __version__
+
+    app.setup_extension("prefect_by_example.sphinxext.images")
+    app.add_config_value(
+        "pbe_flow_modules_path", [], "env", types=[list],
+        description="folders, relative to the sources, where flow-graph targets are imported from",
+    )  # fmt: skip
     app.add_directive("flow-graph", FlowGraphDirective)
-    app.connect("env-purge-doc", purge_doc)
-    app.connect("env-merge-info", merge_info)
-    app.connect("build-finished", prune_images)
-    return {
-        "version": __version__,
-        "env_version": 1,
-        "parallel_read_safe": True,
-        "parallel_write_safe": True,
-    }
+    return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

@@ -89,7 +89,7 @@ def luminances(png: Path) -> list[float]:
 
     with Image.open(png) as img:
         data = img.convert("RGB").tobytes()
-    pixels = list(zip(data[0::3], data[1::3], data[2::3]))
+    pixels = list(zip(data[0::3], data[1::3], data[2::3], strict=True))
     # 4096 distinct colours at most in a screenshot of a graph: compute each once
     cache: dict[tuple, float] = {}
     return sorted(cache.setdefault(p, relative_luminance(p)) for p in pixels)

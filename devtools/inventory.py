@@ -1,6 +1,6 @@
 """Write a Sphinx objects.inv from a plain-text list, so the build links to the Python docs offline.
 
-Usage: python -m prefect_by_example.inventory docs/_inventories/python.txt
+Usage: python -m devtools.inventory docs/_inventories/python.txt
 (writes docs/_inventories/python.inv beside it).
 """
 

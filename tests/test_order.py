@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from io import StringIO
 from pathlib import Path
 
+import pytest
 import sphinx.builders
-from sphinx.testing.util import SphinxTestApp
 from sphinx.util.parallel import ParallelTasks, make_chunks
 
-from prefect_by_example.schedule import longest_first, one_page_per_chunk, read_seconds, restore_chunks
-from prefect_by_example.sphinx_ext import runs_code
+from prefect_by_example.patches.sphinx_chunks import one_page_per_chunk, restore_chunks
+from prefect_by_example.sphinxext.execution import runs_code
+from prefect_by_example.sphinxext.order import longest_first, read_seconds
 
 SECONDS = {
     "docs/registration": 20.2, "tutorials/06": 19.3, "tutorials/02": 18.5, "tutorials/04": 15.5,
@@ -86,38 +85,11 @@ def test_one_page_per_chunk_changes_only_the_next_call():
     assert make_chunks(pages, 4) == original(pages, 4)
 
 
-def test_a_parallel_build_reads_each_page_in_a_process_of_its_own(tmp_path):
-    src = tmp_path / "site"
-    src.mkdir()
+@pytest.mark.sphinx("html", testroot="parallel", srcdir="parallel-order", parallel=2)
+def test_a_parallel_build_reads_each_page_in_a_process_of_its_own(app):
+    app.build()
+    read = [line.split() for line in (app.srcdir / "read.log").read_text().splitlines()]
     pages = [f"page{i}" for i in range(8)]
-    (src / "index.rst").write_text("Index\n=====\n\n.. toctree::\n\n" + "".join(f"   {p}\n" for p in pages))
-    for page in pages:
-        (src / f"{page}.rst").write_text(f"{page}\n{'=' * len(page)}\n\nText.\n")
-    seconds = {"index": 0.1, **{page: 0.1 for page in pages}, "page3": 9, "page5": 8}
-    (src / "seconds.json").write_text(json.dumps(seconds))
-    (src / "conf.py").write_text(
-        "import os, time\n"
-        "extensions = ['myst_nb', 'jupyter_sphinx', 'prefect_by_example']\n"
-        "pbe_prefect_server = False\n"
-        "pbe_page_seconds = 'seconds.json'\n"
-        "exclude_patterns = ['_build']\n"
-        "nb_execution_mode = 'cache'\n"
-        "def record(app, docname, source):\n"
-        "    cache_db = os.path.join(app.env.mystnb_config.execution_cache_path, 'global.db')\n"
-        "    with open(os.path.join(app.srcdir, 'read.log'), 'a') as f:\n"
-        "        f.write(f'{docname} {os.getpid()} {os.path.exists(cache_db)}\\n')\n"
-        "    if docname in ('page3', 'page5'):\n"
-        "        time.sleep(0.5)  # slow, as their times say: both start before any other\n"
-        "def setup(app):\n"
-        "    app.connect('source-read', record)\n"
-    )
-    app = SphinxTestApp("html", srcdir=src, builddir=tmp_path / "_build", status=StringIO(),
-                        warning=StringIO(), parallel=2)  # fmt: skip
-    try:
-        app.build()
-    finally:
-        app.cleanup()
-    read = [line.split() for line in (src / "read.log").read_text().splitlines()]
     assert sorted(doc for doc, _, _ in read) == sorted(["index", *pages])
     pids = {pid for _, pid, _ in read}
     assert len(pids) == len(read) and str(os.getpid()) not in pids
@@ -149,36 +121,3 @@ def test_runs_code_finds_cells_of_both_kinds():
     assert runs_code("T\n=\n\n.. tab-set::\n\n   .. jupyter-execute::\n\n      print(1)\n")
     assert not runs_code("T\n=\n\n.. code-block:: python\n\n   print(1)\n\n```python\nx\n```\n")
     assert not runs_code("Text that names jupyter-execute:: and {code-cell} in passing.\n")
-
-
-def hold_cache_session(path: str, log: str) -> None:
-    from jupyter_cache import get_cache
-    from jupyter_cache.cache import db
-
-    with db.session_context(get_cache(path).db):
-        with open(log, "a") as f:
-            f.write(f"enter {time.monotonic()}\n")
-        time.sleep(0.3)
-        with open(log, "a") as f:
-            f.write(f"leave {time.monotonic()}\n")
-
-
-def test_processes_take_turns_with_jupyter_caches_database(tmp_path):
-    """SQLite gives up after 5 s of waiting: reading processes use the database one at a time."""
-    import multiprocessing
-
-    from jupyter_cache import get_cache
-
-    from prefect_by_example.sphinx_ext import serialize_execution_cache
-
-    serialize_execution_cache()
-    path, log = str(tmp_path / ".jupyter_cache"), str(tmp_path / "log")
-    get_cache(path).db
-    context = multiprocessing.get_context("fork")
-    readers = [context.Process(target=hold_cache_session, args=(path, log)) for _ in range(3)]
-    for reader in readers:
-        reader.start()
-    for reader in readers:
-        reader.join()
-    events = [line.split()[0] for line in Path(log).read_text().splitlines()]
-    assert events == ["enter", "leave"] * 3  # never two sessions at once

@@ -13,6 +13,11 @@ import json
 from pathlib import Path
 from statistics import median
 
+from sphinx.application import Sphinx
+
+from ..patches import sphinx_chunks
+from .execution import runs_code
+
 
 def longest_first(
     docnames: list[str], seconds: dict[str, float], nproc: int, last: set[str] = frozenset()
@@ -31,34 +36,25 @@ def longest_first(
     return wanted[:nproc] + wanted[nproc:][::-1]
 
 
-def one_page_per_chunk() -> None:
-    """Make Sphinx's next parallel read hand each process a single page.
-
-    Only that one call changes (`restore_chunks` undoes it if no parallel read happens): Sphinx
-    writes pages in its own chunks, as writing is quick.
-    """
-    import sphinx.builders
-
-    original = sphinx.builders.make_chunks
-
-    def single_pages(arguments, nproc, maxbatch=10):
-        sphinx.builders.make_chunks = original
-        return [[doc] for doc in arguments]
-
-    single_pages.original = original
-    sphinx.builders.make_chunks = single_pages
-
-
-def restore_chunks() -> None:
-    import sphinx.builders
-
-    current = sphinx.builders.make_chunks
-    sphinx.builders.make_chunks = getattr(current, "original", current)
-
-
 def read_seconds(path: Path) -> dict[str, float]:
     """Page times saved by the benchmark; empty if there are none."""
     try:
         return {str(k): float(v) for k, v in json.loads(path.read_text()).items()}
     except (OSError, ValueError, AttributeError):
         return {}
+
+
+def schedule_pages(app: Sphinx, env, docnames: list[str]) -> None:
+    """Read one page per process, the slowest first (Sphinx lets this hook reorder)."""
+    if app.parallel > 1:
+        times = app.config.pbe_page_seconds
+        seconds = read_seconds(Path(app.srcdir, times)) if times else {}
+        # pages without code go first: they are read while the Prefect server starts
+        code = {doc for doc in docnames if runs_code(env.doc2path(doc).read_text(encoding="utf8"))}
+        docnames[:] = longest_first(docnames, seconds, app.parallel, last=code)
+        sphinx_chunks.one_page_per_chunk()
+
+
+def end_schedule(app: Sphinx, env) -> None:
+    """Undo the chunking patch if no parallel read used it (e.g. nothing was outdated)."""
+    sphinx_chunks.restore_chunks()

@@ -1,0 +1,79 @@
+"""The site's Sphinx extension; each concern lives in a module of its own.
+
+- `runtime`: the environment the build and its kernels inherit; which kernels exist;
+- `buildserver`: the build's one private Prefect server;
+- `order`: which page each reading process reads, slowest first;
+- `execution`: running a page's code (rst pages: one kernel session per kernel name);
+- `images`: the images/ folder; `flowgraph`: the `flow-graph` directive that draws into it;
+- `provenance`: the "Executed with ..." line under each executed page's title;
+- `html`: what HTML pages get on the way out (downloads, assets, accessible SVGs);
+- `autodoc`: Prefect's docstrings on the API page;
+- `messages`: the extension's warnings, type ``pbe``.
+
+Patches of other libraries' internals live in `prefect_by_example.patches`.
+"""
+
+from __future__ import annotations
+
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+
+from .. import __version__
+from ..errors import PatchVersionError
+
+
+def setup(app: Sphinx) -> dict:
+    from ..patches import jupyter_cache_lock, jupyter_sphinx_sessions
+    from . import autodoc, buildserver, execution, html, order, provenance, runtime
+
+    app.add_config_value(
+        "pbe_prefect_server", True, "env", types=[bool],
+        description="start a private Prefect server for the build (off: each kernel starts its own)",
+    )  # fmt: skip
+    app.add_config_value(
+        "pbe_kernels_path", ".nox/kernels/share/jupyter", "env", types=[str],
+        description="folder, relative to conf.py, put first on JUPYTER_PATH",
+    )  # fmt: skip
+    app.add_config_value(
+        "pbe_kernels", [], "env", types=[list],
+        description="Jupyter kernels the pages use: the build fails early if one is missing",
+    )  # fmt: skip
+    app.add_config_value(
+        "pbe_page_seconds", "", "", types=[str],
+        description="JSON of page -> seconds from an earlier build: the slowest pages start first",
+    )  # fmt: skip
+
+    # before anything imports Prefect: the environment every kernel and server inherits
+    runtime.prepare_runtime(app)
+    # patches of other libraries, each refusing a release it was not written for
+    try:
+        jupyter_sphinx_sessions.install(execution.PageSessions)
+        jupyter_cache_lock.install()
+    except PatchVersionError as err:
+        raise ExtensionError(str(err)) from None
+    app.setup_extension("prefect_by_example.sphinxext.flowgraph")  # images/ and `flow-graph`
+
+    # configuration and builder ready: autodoc's hook, the kernels the pages need
+    app.connect("config-inited", autodoc.connect_autodoc)
+    app.connect("builder-inited", runtime.add_kernels)
+
+    # before reading: start the server, order the pages, make the notebook cache's database
+    server = buildserver.BuildServer()
+    app.connect("env-before-read-docs", server.start)
+    app.connect("env-before-read-docs", order.schedule_pages)
+    app.connect("env-before-read-docs", execution.create_execution_cache)
+
+    # reading each page: its code waits for the server; the executed line under its title
+    app.connect("source-read", server.wait)
+    app.connect("doctree-read", provenance.mark_executed_pages)
+    app.connect("env-updated", order.end_schedule)
+
+    # writing each page
+    app.connect("html-page-context", html.drop_assets_we_do_not_ship)
+    app.connect("html-page-context", html.name_svg_objects)
+    # after the theme's own handler, which copies the notebook first
+    app.connect("html-page-context", html.publish_notebook_with_outputs, priority=900)
+
+    # the end, however it comes: stop the server (images/ is pruned by its own extension)
+    app.connect("build-finished", server.stop)
+    return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

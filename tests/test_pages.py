@@ -1,0 +1,169 @@
+"""The page helpers work as the pages' hidden cells use them, in both kernels."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from support.site import KERNELS
+
+KERNEL_NAMES = ["python3", "prefect1"]
+
+
+def run_in_kernel(kernel: str, cells: list[str], cwd, env: dict[str, str] | None = None):
+    """Execute `cells` in a fresh `kernel` in folder `cwd`; the executed cells."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    saved = dict(os.environ)
+    os.environ["JUPYTER_PATH"] = str(KERNELS)
+    os.environ.update(env or {})
+    try:
+        resources = {"metadata": {"path": str(cwd)}}
+        NotebookClient(notebook, kernel_name=kernel, timeout=240, resources=resources).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return notebook.cells
+
+
+def text_of(cell) -> str:
+    return "".join(
+        output.get("text", "") or output.get("data", {}).get("text/plain", "")
+        for output in cell.outputs
+    )
+
+
+@pytest.fixture
+def page(tmp_path):
+    """A page folder with an examples/ folder, and an empty folder for the kernel to work in."""
+    page_dir = tmp_path / "docs"
+    (page_dir / "examples").mkdir(parents=True)
+    (page_dir / "examples" / "helper_module.py").write_text("ANSWER = 42\n")
+    (page_dir / "examples" / "notes.txt").write_text("notes\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    return page_dir, work
+
+
+@pytest.mark.parametrize("kernel", KERNEL_NAMES)
+def test_workspace_copies_the_page_files_and_makes_them_importable(kernel, page):
+    page_dir, work = page
+    cells = run_in_kernel(
+        kernel,
+        [
+            "from prefect_by_example.pages import workspace\nhere = workspace('examples')",
+            "import helper_module, os, tempfile, json\n"
+            "print(json.dumps([helper_module.ANSWER, sorted(os.listdir(here)),"
+            " tempfile.gettempdir() == str(here / 'tmp'), os.environ['GIT_AUTHOR_NAME']]))",
+        ],
+        work,
+        {"PBE_PAGE_DIR": str(page_dir)},
+    )
+    answer, files, tmp_here, author = json.loads(text_of(cells[1]))
+    assert answer == 42 and author == "Ada" and tmp_here
+    assert files == ["helper_module.py", "notes.txt", "tmp"]
+    assert (page_dir / "examples" / "notes.txt").read_text() == "notes\n"  # sources untouched
+
+
+@pytest.mark.parametrize("kernel", KERNEL_NAMES)
+def test_workspace_outside_the_build_names_a_missing_file(kernel, page):
+    _, work = page
+    cells = run_in_kernel(
+        kernel,
+        [
+            "from prefect_by_example.pages import workspace\n"
+            "try:\n    workspace('examples')\nexcept FileNotFoundError as error:\n    print(error)"
+        ],
+        work,
+    )
+    assert f"examples is not in {work}: this page needs it there" in text_of(cells[0])
+
+
+@pytest.mark.parametrize("kernel", KERNEL_NAMES)
+def test_quiet_tracebacks_logs_an_exception_as_one_line_once(kernel, page):
+    _, work = page
+    cells = run_in_kernel(
+        kernel,
+        [
+            "import logging, sys\n"
+            "from prefect_by_example.pages import quiet_tracebacks\n"
+            "quiet_tracebacks()\n"
+            "log = logging.getLogger('page')\n"
+            "log.addHandler(logging.StreamHandler(sys.stdout))\n"
+            "for message in ('it broke', 'it broke: ZeroDivisionError'):\n"
+            "    try:\n        1 / 0\n    except ZeroDivisionError:\n"
+            "        log.exception(message)"
+        ],
+        work,
+    )
+    lines = text_of(cells[0]).splitlines()
+    assert lines == ["it broke", "ZeroDivisionError: division by zero", "it broke: ZeroDivisionError"]
+
+
+@pytest.mark.parametrize("kernel", KERNEL_NAMES)
+def test_mask_log_lines_replaces_what_changes(kernel, page):
+    _, work = page
+    cells = run_in_kernel(
+        kernel,
+        [
+            "import logging, sys\n"
+            "from prefect_by_example.pages import mask_log_lines\n"
+            "log = logging.getLogger('page')\n"
+            "log.addHandler(logging.StreamHandler(sys.stdout))\n"
+            "mask_log_lines({r'\\d{4}-\\d\\d-\\d\\d': '<date>', r'ETag: \\w+': 'ETag'}, 'page')\n"
+            "log.warning('uploaded on %s. ETag: %s', '2026-12-02', 'abc123')"
+        ],
+        work,
+    )
+    assert text_of(cells[0]) == "uploaded on <date>. ETag\n"
+
+
+def test_prefect1_graphs_show_task_names_where_prefect_puts_ids(page):
+    _, work = page
+    cells = run_in_kernel(
+        "prefect1",
+        [
+            "from prefect import Flow, task\n"
+            "from prefect_by_example.pages import stable_prefect1_graphs\n"
+            "stable_prefect1_graphs()\n"
+            "@task\ndef first():\n    return 1\n"
+            "@task\ndef second(x):\n    return x\n"
+            "with Flow('two') as flow:\n    second(first())",
+            "flow.visualize()",
+        ],
+        work,
+    )
+    svg = cells[1].outputs[0]["data"]["image/svg+xml"]
+    assert "<title>first</title>" in svg and "<title>first&#45;&gt;second</title>" in svg
+    assert not re.search(r"<title>\d{6,}", svg)  # no memory addresses
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_shared_server_is_the_configured_one_when_there_is_one(page):
+    _, work = page
+    cells = run_in_kernel(
+        "python3",
+        ["from prefect_by_example.pages import shared_prefect_server\nprint(shared_prefect_server())"],
+        work,
+    )
+    assert text_of(cells[0]).strip() == os.environ["PREFECT_API_URL"]
+
+
+def test_shared_server_is_started_for_the_kernel_when_none_is_configured(page):
+    _, work = page
+    env = {"PREFECT_API_URL": ""}
+    cells = run_in_kernel(
+        "python3",
+        [
+            "import os\nos.environ.pop('PREFECT_API_URL', None)\n"
+            "from prefect_by_example.pages import shared_prefect_server\nurl = shared_prefect_server()",
+            "import urllib.request\n"
+            "print(url == os.environ['PREFECT_API_URL'], urllib.request.urlopen(url + '/health').read())",
+        ],
+        work,
+        env,
+    )
+    assert text_of(cells[1]).strip() == "True b'true'"
