@@ -486,37 +486,28 @@ class TracedValue:
     def _known(self) -> bool:
         return self._value is not _UNKNOWN
 
+    def _known_or(self, ask: Any, stand_in: Any) -> Any:
+        """`ask(value)` when the value is known and supports it, else `stand_in`."""
+        if self._known:
+            try:
+                return ask(self._value)
+            except TypeError:
+                pass
+        return stand_in
+
     def __bool__(self) -> bool:
         return bool(self._value) if self._known else True
 
     def __len__(self) -> int:
-        if self._known:
-            try:
-                return len(self._value)
-            except TypeError:
-                pass
-        return PLACEHOLDER_LENGTH
+        return self._known_or(len, PLACEHOLDER_LENGTH)
 
     def __iter__(self) -> Iterator[TracedValue]:
-        if self._known:
-            try:
-                items = list(self._value)
-            except TypeError:
-                items = None
-            if items is not None:
-                for item in items:
-                    yield TracedValue(self._sources, item, self._name)
-                return
-        for _ in range(PLACEHOLDER_LENGTH):
-            yield TracedValue(self._sources, _UNKNOWN, self._name)
+        items = self._known_or(list, [_UNKNOWN] * PLACEHOLDER_LENGTH)
+        for item in items:
+            yield TracedValue(self._sources, item, self._name)
 
     def __contains__(self, item: Any) -> bool:
-        if self._known:
-            try:
-                return item in self._value
-            except TypeError:
-                pass
-        return True
+        return self._known_or(lambda value: item in value, True)
 
     def __getitem__(self, key: Any) -> TracedValue:
         return self._derive(operator.getitem, key)
@@ -563,12 +554,7 @@ class TracedValue:
         return self._derive(math.ceil)
 
     def __hash__(self) -> int:
-        if self._known:
-            try:
-                return hash(self._value)
-            except TypeError:
-                pass
-        return hash(self._sources)
+        return self._known_or(hash, hash(self._sources))
 
     def __str__(self) -> str:
         return str(self._value) if self._known else f"<{self._name}>"
