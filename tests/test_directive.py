@@ -147,7 +147,7 @@ def test_myst_pages_in_a_subfolder_use_the_same_directive(tiny_site):
 
 
 def test_missing_dot_is_one_clear_warning(tiny_site, monkeypatch):
-    monkeypatch.setattr(graphs.shutil, "which", lambda name: None)
+    monkeypatch.setattr(graphs.dot.shutil, "which", lambda name: None)
     warnings = build(tiny_site)
     assert re.search(r"index\.rst:\d+: WARNING: .*Graphviz `dot` not found on PATH", warnings)
     assert drawn(tiny_site) == []
