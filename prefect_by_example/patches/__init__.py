@@ -10,6 +10,9 @@ message says which code to re-read; the Sphinx extension turns that into a faile
 - `jupyter_sphinx_sessions`: rst pages run one kernel session per kernel name;
 - `jupyter_cache_lock`: reading processes take turns with jupyter-cache's database.
 
+`_routing` is the mechanism under `prefect_calls`: wrappers that send calls to handlers while
+in use, for one context or the whole process, and put the originals back after.
+
 This module imports nothing but the standard library: the reader's package uses it too.
 """
 
