@@ -9,6 +9,7 @@ from prefect import Flow, Task, flow, task
 
 from prefect_by_example import patches
 from prefect_by_example.errors import PatchVersionError
+from prefect_by_example.modes import plain_functions
 from prefect_by_example.patches.prefect_calls import METHODS, intercept_calls
 
 
@@ -69,6 +70,9 @@ def test_another_prefect_release_is_refused_before_anything_changes(monkeypatch,
     for upstream in ("prefect/tasks.py", "Task.__call__", "Task.submit", "Task.map", "Task.delay"):
         assert upstream in message
     assert "Task.apply_async" in message and "Flow.__call__ in prefect/flows.py" in message
+    assert prefect_methods() == before
+    with pytest.raises(PatchVersionError), plain_functions():
+        pass
     assert prefect_methods() == before
 
 
