@@ -1,7 +1,8 @@
-"""The patches package: Task and Flow calls routed to handlers, release checks."""
+"""The patches package: Task and Flow calls routed to handlers, sockets refused, release checks."""
 
 from __future__ import annotations
 
+import socket
 import threading
 
 import pytest
@@ -9,8 +10,10 @@ from prefect import Flow, Task, flow, task
 
 from prefect_by_example import patches
 from prefect_by_example.errors import PatchVersionError
+from prefect_by_example.graphs import flow_graph
 from prefect_by_example.modes import plain_functions
 from prefect_by_example.patches.prefect_calls import METHODS, intercept_calls
+from prefect_by_example.patches.sockets import refuse_connections
 
 
 @task
@@ -71,6 +74,9 @@ def test_another_prefect_release_is_refused_before_anything_changes(monkeypatch,
         assert upstream in message
     assert "Task.apply_async" in message and "Flow.__call__ in prefect/flows.py" in message
     assert prefect_methods() == before
+    # both users let it through as it is: a build stops rather than drawing nothing
+    with pytest.raises(PatchVersionError):
+        flow_graph(twice)
     with pytest.raises(PatchVersionError), plain_functions():
         pass
     assert prefect_methods() == before
@@ -81,6 +87,7 @@ def test_a_supported_release_passes(monkeypatch, version):
     installed_prefect(version, monkeypatch)
     with intercept_calls({(Task, "__call__"): routed("traced")}, scope="context"):
         assert double(3) == ("traced", "double", (3,))
+    assert [n.label for n in flow_graph(twice).nodes] == ["double-0", "double-1"]
 
 
 def test_the_installed_release_passes():
@@ -133,3 +140,21 @@ def test_only_task_and_flow_methods_can_be_intercepted():
         intercept_calls({(Task, "map"): routed("x")}, scope="thread"),  # type: ignore[arg-type]
     ):
         pass
+
+
+def test_sockets_are_refused_in_this_context_only():
+    def refused(attempt: str, address: object) -> Exception:
+        return ConnectionRefusedError(f"{attempt} {address!r}")
+
+    looked_up: list[object] = []
+    thread = threading.Thread(target=lambda: looked_up.append(socket.getaddrinfo("127.0.0.1", 9)))
+    before = (socket.getaddrinfo, "connect" in vars(socket.socket))
+    with refuse_connections(refused):
+        with pytest.raises(ConnectionRefusedError, match=r"look up '127\.0\.0\.1'"):
+            socket.getaddrinfo("127.0.0.1", 9)
+        with socket.socket() as sock, pytest.raises(ConnectionRefusedError, match="connect to"):
+            sock.connect(("127.0.0.1", 9))
+        thread.start()
+        thread.join()
+    assert looked_up and looked_up[0]
+    assert (socket.getaddrinfo, "connect" in vars(socket.socket)) == before

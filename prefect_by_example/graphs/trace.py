@@ -9,7 +9,6 @@ import functools
 import inspect
 import math
 import operator
-import socket
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -21,16 +20,15 @@ from prefect.logging import disable_run_logger
 from prefect.utilities.annotations import BaseAnnotation, unmapped
 from prefect.utilities.callables import get_call_parameters
 
-from ..errors import FlowGraphError
+from ..errors import FlowGraphError, PatchVersionError
+from ..patches.prefect_calls import intercept_calls
+from ..patches.sockets import refuse_connections
 from .model import Cluster, Edge, FlowGraph, Node, number_repeated
 
 # how many items a task result of unknown value pretends to have (len, iteration, range)
 PLACEHOLDER_LENGTH = 3
 
 _UNKNOWN = object()
-_TRACER: contextvars.ContextVar[_Tracer | None] = contextvars.ContextVar(
-    "prefect_by_example_tracer", default=None
-)
 _SCOPE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "prefect_by_example_scope", default=None
 )
@@ -475,92 +473,31 @@ class _NetworkBlocked(FlowGraphError):
     """The traced flow body tried to open a network connection."""
 
 
-def _guard(original, handler):
-    """Call `handler` while this context traces a flow, `original` otherwise."""
-
-    @functools.wraps(original)
-    def wrapper(self, *args, **kwargs):
-        tracer = _TRACER.get()
-        if tracer is None:
-            return original(self, *args, **kwargs)
-        return handler(tracer, self, *args, **kwargs)
-
-    return wrapper
+def _network_blocked(attempt: str, address: Any) -> _NetworkBlocked:
+    # the flow body runs for real: only its task calls are stubbed out
+    return _NetworkBlocked(
+        f"it tried to {attempt} {address!r} outside a task; tracing does not"
+        " touch the network, so move that call into a task"
+    )
 
 
-def _guard_network(original, what: str, address_at: int):
-    """Refuse `original` while this context traces a flow: its body runs for real."""
-
-    @functools.wraps(original)
-    def wrapper(*args, **kwargs):
-        if _TRACER.get() is not None:
-            raise _NetworkBlocked(
-                f"it tried to {what} {args[address_at]!r} outside a task; tracing does not"
-                " touch the network, so move that call into a task"
-            )
-        return original(*args, **kwargs)
-
-    return wrapper
-
-
-def _subclasses(cls: type) -> list[type]:
-    found = [cls]
-    for sub in cls.__subclasses__():
-        found += [c for c in _subclasses(sub) if c not in found]
-    return found
-
-
-_TASK_HANDLERS = {
-    "__call__": _task_call,
-    "submit": _task_submit,
-    "map": _task_map,
-    "delay": _task_delay,
-    "apply_async": _task_apply_async,
+_HANDLERS = {
+    (Task, "__call__"): _task_call,
+    (Task, "submit"): _task_submit,
+    (Task, "map"): _task_map,
+    (Task, "delay"): _task_delay,
+    (Task, "apply_async"): _task_apply_async,
+    (Flow, "__call__"): _flow_call,
 }
-_patch_lock = threading.Lock()
-_patch_users = 0
-_patched: list[tuple[Any, str, Any]] = []
-
-
-def _install() -> None:
-    targets = [(cls, name, h) for cls in _subclasses(Task) for name, h in _TASK_HANDLERS.items()]
-    targets += [(cls, "__call__", _flow_call) for cls in _subclasses(Flow)]
-    for cls, name, handler in targets:
-        original = cls.__dict__.get(name)
-        if original is not None:
-            _patched.append((cls, name, original))
-            setattr(cls, name, _guard(original, handler))
-    for owner, name, what, address_at in (
-        (socket.socket, "connect", "connect to", 1),
-        (socket.socket, "connect_ex", "connect to", 1),
-        (socket, "getaddrinfo", "look up", 0),
-    ):
-        original = getattr(owner, name)
-        _patched.append((owner, name, original))
-        setattr(owner, name, _guard_network(original, what, address_at))
-
-
-def _uninstall() -> None:
-    while _patched:
-        owner, name, original = _patched.pop()
-        setattr(owner, name, original)
 
 
 @contextmanager
-def _intercepting() -> Iterator[None]:
-    """Route task and flow calls (and block sockets) for contexts that trace a flow."""
-    global _patch_users
-    with _patch_lock:
-        if _patch_users == 0:
-            _install()
-        _patch_users += 1
-    try:
+def _tracing(tracer: _Tracer) -> Iterator[None]:
+    """Send this context's task and flow calls to `tracer`, and refuse its network use."""
+    # this context only: other threads (Prefect's own, a server's) call Prefect as usual
+    handlers = {key: functools.partial(handler, tracer) for key, handler in _HANDLERS.items()}
+    with intercept_calls(handlers, scope="context"), refuse_connections(_network_blocked):
         yield
-    finally:
-        with _patch_lock:
-            _patch_users -= 1
-            if _patch_users == 0:
-                _uninstall()
 
 
 def _run_sync(make_coroutine) -> Any:
@@ -594,19 +531,18 @@ def flow_graph(flow: Flow, *args: Any, **kwargs: Any) -> FlowGraph:
     tracer = _Tracer()
     tracer.note_source(flow.fn)
     bound = _bind_flow(flow, args, kwargs)
-    token = _TRACER.set(tracer)
     try:
-        with _intercepting(), disable_run_logger():
+        with _tracing(tracer), disable_run_logger():
             if flow.isasync:
                 _run_sync(lambda: flow.fn(*bound.args, **bound.kwargs))
             else:
                 flow.fn(*bound.args, **bound.kwargs)
+    except PatchVersionError:
+        raise  # not this flow's fault: the build stops until the patch is checked
     except Exception as exc:
         raise FlowGraphError(
             f"cannot trace flow {flow.name!r}: {type(exc).__name__}: {exc}"
         ) from exc
-    finally:
-        _TRACER.reset(token)
     graph = tracer.graph(flow.name)
     graph.files = sorted(tracer.sources - {""})
     return graph
