@@ -19,7 +19,10 @@ DOT_NOT_FOUND = (
 
 
 def require_dot() -> str:
-    """The path of Graphviz `dot`; FlowGraphError saying how to install it when missing."""
+    """The path of Graphviz `dot` on PATH, which drawing needs (tracing and reading do not).
+
+    Raises FlowGraphError, saying how to install Graphviz, when there is none.
+    """
     path = shutil.which("dot")
     if path is None:
         raise FlowGraphError(DOT_NOT_FOUND)

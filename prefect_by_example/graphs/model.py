@@ -125,7 +125,7 @@ class FlowGraph:
 
     @property
     def legend(self) -> list[str]:
-        """The state colours this run graph uses, in legend order."""
+        """The state categories this run graph uses, in legend order (empty when traced)."""
         present = {n.category for n in self.nodes} | {c.category for c in self.clusters}
         return [name for name in CATEGORIES if name in present]
 
@@ -133,21 +133,34 @@ class FlowGraph:
 
     @property
     def source(self) -> str:
-        """The graph in the DOT language."""
+        """The graph in the DOT language.
+
+        The same graph gives the same text in any process (no memory addresses, no hash
+        order), so a page can name its image after it.
+        """
         return drawing.source(self)
 
     dot = source
 
     def pipe(self, format: str = "svg") -> bytes:
-        """The drawing as svg or png bytes, made by Graphviz `dot` without writing files."""
+        """The drawing in `format`, made by Graphviz `dot` without writing files.
+
+        `format` is "svg" or "png" (drawn at 192 dpi, for screens and slides), or another
+        output format `dot` knows. Raises FlowGraphError when `dot` is not installed or cannot
+        draw the graph, and ValueError for a format Graphviz does not know.
+        """
         return drawing.pipe(self, format)
 
     def svg(self) -> str:
-        """The drawing as SVG text."""
+        """The drawing as SVG text; raises as `pipe` does."""
         return drawing.svg(self)
 
     def save(self, path: str | Path) -> Path:
-        """Write the drawing to `path`, as SVG or PNG by its suffix, and nothing else."""
+        """Write the drawing to `path` and return it as a Path; no other file is written.
+
+        The suffix of `path` picks the format: .svg or .png, in any case. Raises ValueError for
+        another suffix, before drawing anything, and FlowGraphError as `pipe` does.
+        """
         return drawing.save(self, path)
 
     def _repr_svg_(self) -> str:

@@ -150,7 +150,17 @@ def _task_name(run: Any) -> str:
 
 
 def run_graph(run: Any, *, timeout: float = 10.0) -> FlowGraph:
-    """Graph of a finished flow run, its subflow runs and task runs, coloured by final state."""
+    """Graph of a finished flow run, its subflow runs and task runs, coloured by final state.
+
+    `run` is the flow run's final State (what ``my_flow(return_state=True)`` returns), a
+    FlowRun, or a flow run id (a UUID or its text). The run is read from the Prefect API of the
+    current settings. Prefect records task runs from events that may arrive after the flow run
+    ends, so a finished run is read again until it stops changing, for at most `timeout`
+    seconds; a run that has not finished is drawn as it stands.
+
+    Raises FlowGraphError when `run` is none of these, when a State belongs to no flow run, and
+    when the API cannot be read (the error is its cause).
+    """
     from prefect.client.orchestration import get_client
 
     root_id = _flow_run_id(run)

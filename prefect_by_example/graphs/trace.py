@@ -1,4 +1,4 @@
-"""`flow_graph`: the task graph of a flow, traced by running its body with task calls stubbed out."""
+"""`flow_graph`: a flow's task graph, traced by running its body with task calls stubbed out."""
 
 from __future__ import annotations
 
@@ -525,7 +525,23 @@ def _run_sync(make_coroutine) -> Any:
 
 
 def flow_graph(flow: Flow, *args: Any, **kwargs: Any) -> FlowGraph:
-    """Graph of a flow's tasks, found by running its body with every task call stubbed out."""
+    """Graph of a flow's tasks, found by running its body with every task call stubbed out.
+
+    `args` and `kwargs` are the flow's parameters, bound as a call of the flow binds them;
+    defaults apply, and a parameter left out becomes an unknown traced value, so a flow can be
+    drawn without its data. A task call, `.submit()` or `.map()` does not run the task: it
+    returns a stand-in whose value is the task's `viz_return_value` when it has one, else
+    unknown (an unknown value has PLACEHOLDER_LENGTH items). Subflow calls are traced, in
+    clusters of their own. Only calls made in this context are stubbed out, and there the
+    flow body may not open network connections. An async flow is run to its end, also from
+    inside a running event loop. The graph's `files` are the source files of the traced flows
+    and tasks.
+
+    Raises FlowGraphError when `flow` is not a Prefect flow, when the arguments do not fit its
+    signature (too many, or a keyword it does not take), and when the body raises or touches
+    the network (the error is its cause). Raises PatchVersionError when the installed Prefect
+    is a release the interception of its calls was not written for.
+    """
     if not isinstance(flow, Flow):
         raise FlowGraphError(f"{flow!r} is not a Prefect flow (decorate it with @flow)")
     tracer = _Tracer()
