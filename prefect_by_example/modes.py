@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import inspect
 import os
-import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from prefect import Flow, Task
@@ -28,9 +26,11 @@ from prefect.utilities.callables import (
     get_call_parameters,
 )
 
+from .patches.prefect_calls import intercept_calls
+
 __all__ = [
-    "MODE_VARIABLE",
     "MODES",
+    "MODE_VARIABLE",
     "PlainFuture",
     "PlainFutureList",
     "mode_from_environment",
@@ -118,36 +118,18 @@ def _map(self: Task, *args: Any, return_state: bool = False, wait_for: Any = Non
     )
 
 
-_PATCHES = {
+_PLAIN = {
     (Task, "__call__"): _call,
     (Task, "submit"): _submit,
     (Task, "map"): _map,
     (Flow, "__call__"): _call,
 }
-_lock = threading.Lock()
-_depth = 0
-_saved: dict[tuple[type, str], Any] = {}
 
 
-@contextmanager
-def plain_functions() -> Iterator[None]:
+def plain_functions() -> AbstractContextManager[None]:
     """Inside this block, calling a Prefect task or flow calls its plain function."""
-    global _depth
-    with _lock:
-        if _depth == 0:
-            for (cls, name), replacement in _PATCHES.items():
-                _saved[cls, name] = cls.__dict__[name]
-                setattr(cls, name, replacement)
-        _depth += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth -= 1
-            if _depth == 0:
-                for (cls, name), original in _saved.items():
-                    setattr(cls, name, original)
-                _saved.clear()
+    # the whole process: a flow's tasks may be called from threads the flow starts
+    return intercept_calls(_PLAIN, scope="process")
 
 
 def mode_from_environment() -> AbstractContextManager[None]:

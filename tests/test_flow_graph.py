@@ -434,7 +434,7 @@ def test_displays_inline_in_jupyter():
 
 
 def test_missing_dot_says_how_to_install_it(monkeypatch):
-    monkeypatch.setattr(graphs.shutil, "which", lambda name: None)
+    monkeypatch.setattr(graphs.dot.shutil, "which", lambda name: None)
     with pytest.raises(FlowGraphError, match=r"sudo apt-get install graphviz.*brew install"):
         require_dot()
     with pytest.raises(FlowGraphError, match="Graphviz `dot` not found on PATH"):

@@ -202,7 +202,7 @@ def test_a_map_stays_one_group_whatever_order_its_runs_were_created_in(monkeypat
     (last,) = [run.id for run in runs if run.name.startswith("total")]
     squares = [run.id for run in runs if run.id != last]
     order = [squares[0], last, *squares[1:]]
-    monkeypatch.setattr(graphs, "_call_order", lambda run: order.index(run.id))
+    monkeypatch.setattr(graphs.runs, "_call_order", lambda run: order.index(run.id))
     graph = run_graph(state)
     assert [n.label for n in graph.nodes] == ["square ×5", "total"]
     assert edges(graph) == {("square ×5", "total", "data", "numbers")}

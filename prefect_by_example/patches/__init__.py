@@ -6,9 +6,14 @@ release is one it was written for. On another release it raises `PatchVersionErr
 message says which code to re-read; the Sphinx extension turns that into a failed build.
 
 - `prefect_calls`: how `flow_graph` and `plain_functions` intercept Task and Flow calls;
+- `sockets`: no network connections from a flow body while `flow_graph` traces it (the
+  standard library's documented functions: no release to check);
 - `sphinx_chunks`: one page per reading process in a parallel Sphinx build;
 - `jupyter_sphinx_sessions`: rst pages run one kernel session per kernel name;
 - `jupyter_cache_lock`: reading processes take turns with jupyter-cache's database.
+
+`_routing` is what `prefect_calls` and `sockets` share: wrappers that send calls to handlers
+while in use, for one context or the whole process, and put the originals back after.
 
 This module imports nothing but the standard library: the reader's package uses it too.
 """
