@@ -79,7 +79,9 @@ def docs(session: nox.Session) -> None:
     install_docs_env(session)
     install_legacy_kernel(session)
     remove_build_outputs()
-    session.run("sphinx-build", "-b", "html", *SPHINX_ARGS, *session.posargs, ".", str(BUILD / "html"))
+    session.run(
+        "sphinx-build", "-b", "html", *SPHINX_ARGS, *session.posargs, ".", str(BUILD / "html")
+    )
 
 
 @nox.session
@@ -87,7 +89,9 @@ def html(session: nox.Session) -> None:
     """Rebuild the site incrementally: only changed pages execute again."""
     install_docs_env(session)
     install_legacy_kernel(session)
-    session.run("sphinx-build", "-b", "html", *SPHINX_ARGS, *session.posargs, ".", str(BUILD / "html"))
+    session.run(
+        "sphinx-build", "-b", "html", *SPHINX_ARGS, *session.posargs, ".", str(BUILD / "html")
+    )
 
 
 @nox.session(name="docs-live")

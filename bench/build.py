@@ -57,7 +57,11 @@ def build(
     ]  # fmt: skip
     started, used = time.perf_counter(), cpu_seconds()
     proc = subprocess.run(
-        cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}
+        cmd,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
     seconds = time.perf_counter() - started
     if proc.returncode:
@@ -115,11 +119,15 @@ def main() -> None:
         # a rebuild takes about 2 s, where a busy moment of the machine shows: best of three
         again, console, _ = min(build(src, tmp / "ours") for _ in range(3))
         report("no-change rebuild (best of 3)", f"{again:.1f} s", "<= 3 s", again <= 3)
-        report("  pages executed", str(len(executed_pages(console))), "0", not executed_pages(console))
+        report(
+            "  pages executed", str(len(executed_pages(console))), "0", not executed_pages(console)
+        )
 
         page = sorted(src.glob("tutorials/*.md"))[0]
         text = page.read_text()
-        page.write_text(text.replace("```{code-cell} ipython3\n", "```{code-cell} ipython3\n# edited\n", 1))
+        page.write_text(
+            text.replace("```{code-cell} ipython3\n", "```{code-cell} ipython3\n# edited\n", 1)
+        )
         edit, console, _ = build(src, tmp / "ours")
         ran = executed_pages(console)
         report(f"rebuild after editing {page.stem}", f"{edit:.1f} s")
@@ -145,7 +153,10 @@ def write_summary(rows, times) -> None:
         "",
         "| page | read + execute |",
         "| --- | --- |",
-        *[f"| {doc} | {seconds:.1f} s |" for doc, seconds in sorted(times.items(), key=lambda kv: -kv[1])],
+        *[
+            f"| {doc} | {seconds:.1f} s |"
+            for doc, seconds in sorted(times.items(), key=lambda kv: -kv[1])
+        ],
     ]
     (ROOT / "bench" / "latest.md").write_text("\n".join(lines) + "\n")
 

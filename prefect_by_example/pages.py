@@ -133,9 +133,7 @@ def stable_prefect1_graphs() -> None:
         for line in graph.body:
             if match := re.match(r'\t(\d+) \[label=("[^"]*"|\S+)', line):
                 names[match[1]] = '"' + match[2].strip('"') + '"'
-        body = [
-            re.sub(r"\b\d{6,}\b", lambda m: names.get(m[0], m[0]), line) for line in graph.body
-        ]
+        body = [re.sub(r"\b\d{6,}\b", lambda m: names.get(m[0], m[0]), line) for line in graph.body]
         stable = graph.copy()
         stable.body = sorted(body, key=lambda line: (" -> " in line, line))
         stable.graph_attr["pad"] = "0.3"

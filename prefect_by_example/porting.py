@@ -46,9 +46,7 @@ def _entry(task: Any, entry: Mapping[str, Any] | None) -> tuple[list[Task], dict
     upstream = list(entry.get("upstream") or [])
     for other in upstream:
         if not isinstance(other, Task):
-            raise DependencySpecError(
-                f"upstream of {task.name!r} must be tasks, got {other!r}"
-            )
+            raise DependencySpecError(f"upstream of {task.name!r} must be tasks, got {other!r}")
     return upstream, dict(entry.get("keywords") or {})
 
 
@@ -108,4 +106,3 @@ def run_dependencies(
         wait_for = [futures[other] for other in upstream]
         futures[task] = task.submit(**arguments, wait_for=wait_for or None)
     return futures
-

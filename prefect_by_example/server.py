@@ -178,9 +178,10 @@ class PrefectServer:
                 shutil.rmtree(scratch, ignore_errors=True)
                 PrefectServer(scratch).start(timeout).stop()
                 # the backup API folds in the write-ahead log a copy of the file would miss
-                with closing(sqlite3.connect(scratch / "prefect.db")) as made, closing(
-                    sqlite3.connect(scratch / "template.db")
-                ) as kept:
+                with (
+                    closing(sqlite3.connect(scratch / "prefect.db")) as made,
+                    closing(sqlite3.connect(scratch / "template.db")) as kept,
+                ):
                     made.backup(kept)
                 (scratch / "template.db").replace(self.db_template)
                 shutil.rmtree(scratch)
@@ -196,7 +197,9 @@ class PrefectServer:
                 return Path(home).resolve() == self.home.resolve()
             if not self._running():
                 tail = self.log_path.read_text(errors="replace")[-2000:]
-                raise PrefectServerError(f"prefect server exited; its log, {self.log_path}:\n{tail}")
+                raise PrefectServerError(
+                    f"prefect server exited; its log, {self.log_path}:\n{tail}"
+                )
             time.sleep(0.2)
         raise PrefectServerError(
             f"prefect server did not answer on {self.api_url} in {timeout:.0f} s;"

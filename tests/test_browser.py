@@ -49,6 +49,7 @@ SEARCHES = {  # term -> a page that teaches it
     "result_storage": "docs/storage",
 }
 SERIOUS = {"serious", "critical"}
+pytestmark = pytest.mark.browser
 
 
 # -- fixtures ---------------------------------------------------------------------------------
@@ -103,10 +104,14 @@ class Reader:
 def new_context(browser, base_url: str, dark: bool = False, **options):
     context = browser.new_context(viewport={"width": 1300, "height": 1000}, **options)
     # nothing leaves the machine: a request to another host is recorded, then refused
-    context.route("**/*", lambda route: route.continue_() if is_local(route.request.url) else route.abort())
+    context.route(
+        "**/*", lambda route: route.continue_() if is_local(route.request.url) else route.abort()
+    )
     if dark:
         # what the theme's switch stores; read by the theme before the page is drawn
-        context.add_init_script("localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark');")
+        context.add_init_script(
+            "localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark');"
+        )
     return context
 
 
@@ -184,7 +189,9 @@ def test_every_picture_shows(site, reader):
         for el in pictures:
             shown = el.evaluate(MEASURE)
             counted += 1
-            if not (shown["loaded"] and shown["visible"] and shown["width"] > 0 and shown["height"] > 0):
+            if not (
+                shown["loaded"] and shown["visible"] and shown["width"] > 0 and shown["height"] > 0
+            ):
                 problems.setdefault(docname, []).append(str(shown))
     assert counted, "the site shows no pictures"
     print(f"{counted} pictures shown")
@@ -317,7 +324,9 @@ def test_graphs_stay_readable_in_dark_mode(browser, site_url, tmp_path):
     assert results
     for shot, c in results:
         assert c.mean >= 0.4, f"{shot}: the graph has no light background of its own in dark mode"
-        assert c.ratio >= 4.5, f"{shot}: text and lines contrast only {c.ratio:.1f}:1 with the background"
+        assert c.ratio >= 4.5, (
+            f"{shot}: text and lines contrast only {c.ratio:.1f}:1 with the background"
+        )
 
 
 # -- accessibility ------------------------------------------------------------------------
@@ -332,7 +341,9 @@ def audit(page) -> tuple[list[str], list[str]]:
         if violation["impact"] not in SERIOUS:
             continue
         for node in violation["nodes"]:
-            target = node["target"][0] if isinstance(node["target"][0], str) else node["target"][0][0]
+            target = (
+                node["target"][0] if isinstance(node["target"][0], str) else node["target"][0][0]
+            )
             inside = page.evaluate(
                 "sel => { const el = document.querySelector(sel); return !!(el && el.closest('article')); }",
                 target,
@@ -357,7 +368,9 @@ def test_our_content_passes_an_accessibility_audit(browser, site, site_url, mode
     context.close()
     if theme:
         print(f"theme violations ({mode} mode), not ours to fix here:\n" + report(theme))
-    assert not ours, f"serious accessibility violations in our content ({mode} mode):\n" + report(ours)
+    assert not ours, f"serious accessibility violations in our content ({mode} mode):\n" + report(
+        ours
+    )
 
 
 # -- make live ----------------------------------------------------------------------------
@@ -368,7 +381,10 @@ def reduced_copy(dest: Path, keep: str) -> Path:
     src = copy_sources(ROOT, dest)
     for pattern in ("docs/*.rst", "docs/*.md", "tutorials/*.md", "*.md"):
         for page in src.glob(pattern):
-            if page.relative_to(src).with_suffix("").as_posix() != keep and page.name != "README.md":
+            if (
+                page.relative_to(src).with_suffix("").as_posix() != keep
+                and page.name != "README.md"
+            ):
                 page.unlink()
     (src / "index.md").write_text(f"# Prefect by Example\n\n```{{toctree}}\n{keep}\n```\n")
     return src
@@ -392,7 +408,9 @@ class Output:
     def wait_for(self, needle: str, times: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while self.count(needle) < times:
-            assert time.monotonic() < deadline, f"no {needle!r} #{times}:\n" + "\n".join(self.lines[-60:])
+            assert time.monotonic() < deadline, f"no {needle!r} #{times}:\n" + "\n".join(
+                self.lines[-60:]
+            )
             time.sleep(0.5)
 
 
@@ -422,15 +440,21 @@ def test_live_server_rebuilds_once_per_edit(tmp_path):
         assert output.count("Rebuilding") == 0, "\n".join(output.lines[-40:])
 
         page = src / f"{TUTORIAL}.md"
-        page.write_text(page.read_text().replace("\n+++\n", "\nA sentence added while serving.\n\n+++\n", 1))
+        page.write_text(
+            page.read_text().replace("\n+++\n", "\nA sentence added while serving.\n\n+++\n", 1)
+        )
         output.wait_for("Rebuilding", 1, timeout=30)
         output.wait_for("Serving on", 2, timeout=180)
         time.sleep(15)  # a build that triggers itself would have started again by now
-        rebuilds = [line for line in output.lines if "Detected changes" in line or "Rebuilding" in line]
+        rebuilds = [
+            line for line in output.lines if "Detected changes" in line or "Rebuilding" in line
+        ]
         print("\n".join(rebuilds))
         assert output.count("Rebuilding") == 1, "\n".join(output.lines[-60:])
         assert f"Detected changes ({TUTORIAL}.md)" in "\n".join(rebuilds)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/{TUTORIAL}.html", timeout=10) as reply:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/{TUTORIAL}.html", timeout=10
+        ) as reply:
             assert "A sentence added while serving." in reply.read().decode()
     finally:
         os.killpg(live.pid, signal.SIGINT)

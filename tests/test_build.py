@@ -66,14 +66,20 @@ def test_every_cell_ran_and_shows_its_outputs(site):
     by_page = executed_notebooks(site)
     assert sorted(by_page) == PAGES_WITH_CODE
     for page, notebooks in by_page.items():
-        cells = [c for nb in notebooks for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+        cells = [
+            c for nb in notebooks for c in nb.cells if c.cell_type == "code" and c.source.strip()
+        ]
         assert all(c.get("execution_count") for c in cells), f"{page}: a cell did not run"
         errors = [c for c in cells if any(o.output_type == "error" for o in c.outputs)]
         if page.startswith("tutorials/"):
-            unmarked = [c.source for c in errors if "raises-exception" not in c.metadata.get("tags", [])]
+            unmarked = [
+                c.source for c in errors if "raises-exception" not in c.metadata.get("tags", [])
+            ]
             assert not unmarked, f"{page}: unmarked cells raised: {unmarked}"
             removed = {"remove-output", "remove-cell"}
-            hidden = sum(1 for c in cells if c.outputs and removed & set(c.metadata.get("tags", [])))
+            hidden = sum(
+                1 for c in cells if c.outputs and removed & set(c.metadata.get("tags", []))
+            )
         else:
             assert len(errors) <= source_count(page, ":raises:"), f"{page}: unmarked cells raised"
             hidden = source_count(page, ":hide-output:")
@@ -101,20 +107,15 @@ def test_build_leaves_no_process_and_nothing_in_home(site):
         assert not (site.home / leftover).exists(), f"the build wrote ~/{leftover}"
 
 
-
-
-
-
-
-
-
-
-BROKEN_TUTORIAL = (ROOT / "tutorials/01-turn-a-script-into-a-flow.md").read_text() + """
+BROKEN_TUTORIAL = (
+    (ROOT / "tutorials/01-turn-a-script-into-a-flow.md").read_text()
+    + """
 ```{code-cell} ipython3
 numbers = [1, 2, 3]
 total = sum(numbers) / undefined_divisor
 ```
 """
+)
 
 BROKEN_RST = """Broken
 ======

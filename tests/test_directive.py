@@ -129,7 +129,9 @@ def test_myst_pages_in_a_subfolder_use_the_same_directive(tiny_site):
         "---\norphan: true\n---\n# A MyST page\n\n"
         '```{flow-graph} flowgraph_demo:pipeline\n:parameters: {"n": 2}\n```\n'
     )
-    tiny_site.build(confoverrides={"extensions": ["myst_parser", "prefect_by_example.sphinxext.flowgraph"]})
+    tiny_site.build(
+        confoverrides={"extensions": ["myst_parser", "prefect_by_example.sphinxext.flowgraph"]}
+    )
     page = html(tiny_site, "guide/page")
     name = re.search(r'src="\.\./_images/(flowgraph-[0-9a-f]{40}\.svg)"', page).group(1)
     assert "double ×2" in (tiny_site.src / "images" / name).read_text()

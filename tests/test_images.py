@@ -61,7 +61,9 @@ def test_a_picture_the_code_never_draws_is_a_warning_naming_page_and_name(pictur
     (pictures_site.src / "missing.rst").write_text(MISSING)
     site = pictures_site()
     assert site.returncode != 0
-    assert re.search(r"missing\.rst:\d+: WARNING: the page embeds /images/never-drawn\.svg", site.console)
+    assert re.search(
+        r"missing\.rst:\d+: WARNING: the page embeds /images/never-drawn\.svg", site.console
+    )
 
 
 def test_an_emptied_images_folder_is_drawn_again(pictures_site):

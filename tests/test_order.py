@@ -60,7 +60,9 @@ def test_longest_first_finishes_about_when_the_longest_page_could():
         ours = finish_time([[doc] for doc in slowest], nproc, SECONDS)
         sphinx_chunks = finish_time(make_chunks(sorted(SECONDS), nproc), nproc, SECONDS)
         bound = max(sum(SECONDS.values()) / nproc, max(SECONDS.values()))
-        print(f"-j {nproc}: Sphinx's chunks {sphinx_chunks:.1f} s, ours {ours:.1f} s, bound {bound:.1f} s")
+        print(
+            f"-j {nproc}: Sphinx's chunks {sphinx_chunks:.1f} s, ours {ours:.1f} s, bound {bound:.1f} s"
+        )
         assert ours < sphinx_chunks and ours <= 1.1 * bound
 
 

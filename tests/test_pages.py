@@ -100,7 +100,11 @@ def test_quiet_tracebacks_logs_an_exception_as_one_line_once(kernel, page):
         work,
     )
     lines = text_of(cells[0]).splitlines()
-    assert lines == ["it broke", "ZeroDivisionError: division by zero", "it broke: ZeroDivisionError"]
+    assert lines == [
+        "it broke",
+        "ZeroDivisionError: division by zero",
+        "it broke: ZeroDivisionError",
+    ]
 
 
 @pytest.mark.parametrize("kernel", KERNEL_NAMES)
@@ -146,7 +150,9 @@ def test_shared_server_is_the_configured_one_when_there_is_one(page):
     _, work = page
     cells = run_in_kernel(
         "python3",
-        ["from prefect_by_example.pages import shared_prefect_server\nprint(shared_prefect_server())"],
+        [
+            "from prefect_by_example.pages import shared_prefect_server\nprint(shared_prefect_server())"
+        ],
         work,
     )
     assert text_of(cells[0]).strip() == os.environ["PREFECT_API_URL"]

@@ -202,7 +202,9 @@ def test_a_missing_library_is_named():
         patches.require("no-such-library", "==1.0", "a patch", "somewhere")
 
 
-def test_a_build_on_another_release_fails_with_the_message(monkeypatch, make_app, rootdir, tmp_path):
+def test_a_build_on_another_release_fails_with_the_message(
+    monkeypatch, make_app, rootdir, tmp_path
+):
     from sphinx.errors import ExtensionError
 
     pretend_installed(monkeypatch, "jupyter-sphinx", "0.6.0")
@@ -211,7 +213,9 @@ def test_a_build_on_another_release_fails_with_the_message(monkeypatch, make_app
     (src / "conf.py").write_text("extensions = ['jupyter_sphinx', 'prefect_by_example']\n"
                                  "pbe_prefect_server = False\n")  # fmt: skip
     (src / "index.rst").write_text("Index\n=====\n")
-    with pytest.raises(ExtensionError, match=r"jupyter-sphinx==0\.5\.3, but jupyter-sphinx 0\.6\.0"):
+    with pytest.raises(
+        ExtensionError, match=r"jupyter-sphinx==0\.5\.3, but jupyter-sphinx 0\.6\.0"
+    ):
         make_app("html", srcdir=src, builddir=tmp_path / "_build")
 
 

@@ -54,7 +54,9 @@ def test_run_order_puts_every_task_after_what_it_needs():
 
 
 def test_tasks_named_only_as_dependencies_join_the_run():
-    order = run_order({evaluate: dict(upstream=[announce], keywords=dict(model="m", metrics_path="x"))})
+    order = run_order(
+        {evaluate: dict(upstream=[announce], keywords=dict(model="m", metrics_path="x"))}
+    )
     assert [t.name for t in order] == ["announce", "evaluate"]
 
 

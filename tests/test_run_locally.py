@@ -60,7 +60,9 @@ def conf_value(name: str):
 def test_page_gives_the_readme_commands_and_the_kernel_command():
     readme = (ROOT / "README.md").read_text()
     quick_start = re.search(r"```console\n(.*?)```", readme, flags=re.S)[1]
-    readme_commands = [line.split("#")[0].strip() for line in quick_start.splitlines() if line.strip()]
+    readme_commands = [
+        line.split("#")[0].strip() for line in quick_start.splitlines() if line.strip()
+    ]
     assert readme_commands == ["make docs", "make test"]
     for command in [*readme_commands, "make kernels"]:
         assert command in COMMANDS
@@ -117,7 +119,9 @@ def reader_shell(clone, prefect_server, tmp_path):
     """Run page commands in bash from the clone, as a reader with an empty home would."""
     home = tmp_path / "home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "JUPYTER", "IPYTHON"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "JUPYTER", "IPYTHON"))
+    }
     env.pop("MPLCONFIGDIR", None)
     env.pop("VIRTUAL_ENV", None)
     env |= {"HOME": str(home), "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}

@@ -129,9 +129,7 @@ def test_threads_ran_in_one_process_dask_in_two(site):
 
 
 def test_both_runners_found_the_same_answer(site):
-    answers = re.findall(
-        r"longest chain below 240,000: (n=\d+, \d+ steps)", site.joined(DASK)
-    )
+    answers = re.findall(r"longest chain below 240,000: (n=\d+, \d+ steps)", site.joined(DASK))
     assert answers == ["n=230631, 442 steps"] * 2
 
 

@@ -39,9 +39,7 @@ def require(distribution: str, written_for: str, patch: str, upstream: str) -> s
     try:
         installed = metadata.version(distribution)
     except metadata.PackageNotFoundError:
-        raise PatchVersionError(
-            f"{patch} patches {distribution}, which is not installed"
-        ) from None
+        raise PatchVersionError(f"{patch} patches {distribution}, which is not installed") from None
     if not SpecifierSet(written_for).contains(installed, prereleases=True):
         raise PatchVersionError(
             f"{patch} was written for {distribution}{written_for}, but {distribution} "

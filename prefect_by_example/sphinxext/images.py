@@ -61,8 +61,7 @@ def wanted_kernel_images(doctree) -> list[str]:
     return [
         match[1]
         for image in doctree.findall(nodes.image)
-        if (match := KERNEL_IMAGE.fullmatch(image.get("uri", "")))
-        and not OURS.fullmatch(match[1])
+        if (match := KERNEL_IMAGE.fullmatch(image.get("uri", ""))) and not OURS.fullmatch(match[1])
     ]
 
 

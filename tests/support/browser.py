@@ -133,7 +133,9 @@ def nox_session_command(noxfile: Path, function: str, root: Path, posargs=()) ->
     command: list[str] = []
     for arg in runs[0].args:
         if isinstance(arg, ast.Starred):
-            command.extend(eval(compile(ast.Expression(arg.value), str(noxfile), "eval"), namespace))
+            command.extend(
+                eval(compile(ast.Expression(arg.value), str(noxfile), "eval"), namespace)
+            )
         else:
             command.append(eval(compile(ast.Expression(arg), str(noxfile), "eval"), namespace))
     return [str(part) for part in command]

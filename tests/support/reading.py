@@ -74,7 +74,9 @@ class BuiltSite:
     def svg_texts(self, docname: str) -> list[str]:
         """The words of each SVG picture on the page, joined with " | "."""
         return [
-            " | ".join(html.unescape(label) for label in re.findall(r"<text[^>]*>([^<]*)</text>", svg))
+            " | ".join(
+                html.unescape(label) for label in re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+            )
             for svg in self.svgs(docname)
         ]
 
@@ -101,3 +103,20 @@ def edge_pairs(svg: str) -> set[str]:
 
 def count_edges(svg: str) -> int:
     return len(re.findall(r'class="edge"', svg))
+
+
+def named_edges(svg: str) -> set[tuple[str, str]]:
+    """(upstream, downstream) pairs of node labels, also where node names are ids (Prefect 1)."""
+    labels = dict(
+        re.findall(r'class="node">\s*<title>(.*?)</title>.*?<text[^>]*>(.*?)</text>', svg, re.S)
+    )
+    pairs = set()
+    for pair in edge_pairs(svg):
+        upstream, _, downstream = html.unescape(pair).partition("->")
+        pairs.add(
+            (
+                html.unescape(labels.get(upstream, upstream)),
+                html.unescape(labels.get(downstream, downstream)),
+            )
+        )
+    return pairs
