@@ -21,27 +21,25 @@ from sphinx.errors import ExtensionError
 from .. import __version__
 from ..errors import PatchVersionError
 
+# name, default, what a change rebuilds, types, what it is for
+CONFIG = [
+    ("pbe_prefect_server", True, "env", [bool],
+     "start a private Prefect server for the build (off: each kernel starts its own)"),
+    ("pbe_kernels_path", ".nox/kernels/share/jupyter", "env", [str],
+     "folder, relative to conf.py, put first on JUPYTER_PATH"),
+    ("pbe_kernels", [], "env", [list],
+     "Jupyter kernels the pages use: the build fails early if one is missing"),
+    ("pbe_page_seconds", "", "", [str],
+     "JSON of page -> seconds from an earlier build: the slowest pages start first"),
+]  # fmt: skip
+
 
 def setup(app: Sphinx) -> dict:
     from ..patches import jupyter_cache_lock, jupyter_sphinx_sessions
     from . import autodoc, buildserver, execution, html, order, provenance, runtime
 
-    app.add_config_value(
-        "pbe_prefect_server", True, "env", types=[bool],
-        description="start a private Prefect server for the build (off: each kernel starts its own)",
-    )  # fmt: skip
-    app.add_config_value(
-        "pbe_kernels_path", ".nox/kernels/share/jupyter", "env", types=[str],
-        description="folder, relative to conf.py, put first on JUPYTER_PATH",
-    )  # fmt: skip
-    app.add_config_value(
-        "pbe_kernels", [], "env", types=[list],
-        description="Jupyter kernels the pages use: the build fails early if one is missing",
-    )  # fmt: skip
-    app.add_config_value(
-        "pbe_page_seconds", "", "", types=[str],
-        description="JSON of page -> seconds from an earlier build: the slowest pages start first",
-    )  # fmt: skip
+    for name, default, rebuild, types, description in CONFIG:
+        app.add_config_value(name, default, rebuild, types=types, description=description)
 
     # before anything imports Prefect: the environment every kernel and server inherits
     runtime.prepare_runtime(app)
