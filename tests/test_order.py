@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 import sphinx.builders
 from sphinx.util.parallel import ParallelTasks, make_chunks
+from support.site import build_site, kernels_option
 
 from prefect_by_example.patches.sphinx_chunks import one_page_per_chunk, restore_chunks
 from prefect_by_example.sphinxext.execution import runs_code
@@ -123,3 +125,22 @@ def test_runs_code_finds_cells_of_both_kinds():
     assert runs_code("T\n=\n\n.. tab-set::\n\n   .. jupyter-execute::\n\n      print(1)\n")
     assert not runs_code("T\n=\n\n.. code-block:: python\n\n   print(1)\n\n```python\nx\n```\n")
     assert not runs_code("Text that names jupyter-execute:: and {code-cell} in passing.\n")
+
+
+def test_a_page_that_runs_alone_runs_while_no_other_page_runs_code(tmp_path, rootdir):
+    src = tmp_path / "site"
+    shutil.copytree(rootdir / "test-run-alone", src)
+    site = build_site(src, tmp_path / "out", *kernels_option())
+    assert site.returncode == 0, site.console[-3000:]
+    times = {}
+    for line in (src / "times.log").read_text().splitlines():
+        page, started, ended = line.split()
+        times[page] = (float(started), float(ended))
+    assert sorted(times) == ["alone", *(f"busy{n}" for n in range(1, 8))]
+    alone = times.pop("alone")
+    # busy pages overlap each other (four reading processes), but none overlaps the alone page
+    assert any(
+        a[0] < b[1] and b[0] < a[1] for a in times.values() for b in times.values() if a != b
+    )
+    for started, ended in times.values():
+        assert ended <= alone[0] or started >= alone[1]

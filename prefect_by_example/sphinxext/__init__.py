@@ -61,8 +61,12 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-before-read-docs", order.schedule_pages)
     app.connect("env-before-read-docs", execution.create_execution_cache)
 
-    # reading each page: its code waits for the server; the executed line under its title
+    # reading each page: its code waits for the server, and for its turn if it runs alone;
+    # the executed line under its title
+    turns = order.Turns()
     app.connect("source-read", server.wait)
+    app.connect("source-read", turns.take)
+    app.connect("doctree-read", turns.release)
     app.connect("doctree-read", provenance.mark_executed_pages)
     app.connect("env-updated", order.end_schedule)
 
