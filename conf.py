@@ -95,4 +95,7 @@ autodoc_member_order = "bysource"
 pbe_kernels = ["python3", "prefect1"]  # pages choose a kernel per page or per cell
 pbe_kernels_path = ".nox/kernels/share/jupyter"  # where `nox -s kernels` registers them
 pbe_page_seconds = "bench/page-seconds.json"
-pbe_flow_modules_path = ["docs/examples"]  # `flow-graph` pictures of the pages' example flows  # measured by `nox -s bench`: the slowest pages start first
+pbe_flow_modules_path = ["docs/examples"]
+# a new lock file re-executes every page (so does a change of prefect_by_example itself)
+pbe_environment_files = ["requirements/docs.txt", "requirements/legacy.txt"]
+pbe_execution_report = "../execution.json"  # each executed page's record, read by the canary  # `flow-graph` pictures of the pages' example flows  # measured by `nox -s bench`: the slowest pages start first

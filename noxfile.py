@@ -100,7 +100,9 @@ def docs_live(session: nox.Session) -> None:
     install_docs_env(session)
     install_legacy_kernel(session)
     session.run(
-        "sphinx-autobuild", "-b", "html", "-n", "--keep-going", "-d", str(BUILD / "doctrees"),
+        # one Prefect server for every rebuild of the session (devtools/live.py)
+        "python", "-m", "devtools.live", str(BUILD),
+        "-b", "html", "-n", "--keep-going", "-d", str(BUILD / "doctrees"),
         # never watch what the build itself writes, or every build triggers the next
         "--ignore", "_build", "--ignore", ".nox", "--ignore", "images",
         "--host", "127.0.0.1", "--port", "8000", *session.posargs, ".", str(BUILD / "html"),

@@ -25,6 +25,9 @@ from pathlib import Path
 
 # set by the site's build: the folder of the page being executed
 PAGE_DIR_VARIABLE = "PBE_PAGE_DIR"
+# in the build, `workspace` lists here the page files it copied: the build keeps a page's
+# stored outputs only while those files stay as they were
+FILES_MANIFEST = ".pbe-files"
 GIT_IDENTITY = {"NAME": "Ada", "EMAIL": "ada@example.org"}
 
 
@@ -42,6 +45,7 @@ def workspace(*names: str) -> Path:
     """
     here = Path.cwd()
     page_dir = os.environ.get(PAGE_DIR_VARIABLE)
+    copied = []
     for name in names:
         if page_dir is None:
             if not (here / name).exists() and not (here / Path(name).name).exists():
@@ -49,13 +53,16 @@ def workspace(*names: str) -> Path:
             continue
         source = Path(page_dir, name)
         if source.is_dir():
-            for file in sorted(source.iterdir()):
-                if file.is_file():
-                    shutil.copy(file, here / file.name)
+            copied += [file for file in sorted(source.iterdir()) if file.is_file()]
         elif source.is_file():
-            shutil.copy(source, here / source.name)
+            copied.append(source)
         else:
             raise FileNotFoundError(f"{name} is not beside the page, in {page_dir}")
+    for file in copied:
+        shutil.copy(file, here / file.name)
+    if copied:
+        with open(here / FILES_MANIFEST, "a") as manifest:
+            manifest.writelines(f"{file.resolve()}\n" for file in copied)
     sys.path.insert(0, str(here))
     (here / "tmp").mkdir(exist_ok=True)
     tempfile.tempdir = str(here / "tmp")

@@ -7,14 +7,7 @@ our content passes an axe-core audit; and `make live` rebuilds once per edit.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,15 +15,11 @@ from support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     is_local,
-    nox_session_command,
     picture_contrast,
     serve,
     site_pages,
 )
 from support.site import ROOT
-
-from devtools.checkout import copy_sources
-from prefect_by_example.server import free_port
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -371,97 +360,3 @@ def test_our_content_passes_an_accessibility_audit(browser, site, site_url, mode
     assert not ours, f"serious accessibility violations in our content ({mode} mode):\n" + report(
         ours
     )
-
-
-# -- make live ----------------------------------------------------------------------------
-
-
-def reduced_copy(dest: Path, keep: str) -> Path:
-    """The sources with one page: every other page removed and the home page listing only it."""
-    src = copy_sources(ROOT, dest)
-    for pattern in ("docs/*.rst", "docs/*.md", "tutorials/*.md", "*.md"):
-        for page in src.glob(pattern):
-            if (
-                page.relative_to(src).with_suffix("").as_posix() != keep
-                and page.name != "README.md"
-            ):
-                page.unlink()
-    (src / "index.md").write_text(f"# Prefect by Example\n\n```{{toctree}}\n{keep}\n```\n")
-    return src
-
-
-class Output:
-    """Lines a process prints, collected by a thread."""
-
-    def __init__(self, stream):
-        self.lines: list[str] = []
-        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self.thread.start()
-
-    def _read(self, stream) -> None:
-        for line in stream:
-            self.lines.append(re.sub(r"\x1b\[[0-9;]*m", "", line.rstrip("\n")))
-
-    def count(self, needle: str) -> int:
-        return sum(needle in line for line in self.lines)
-
-    def wait_for(self, needle: str, times: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while self.count(needle) < times:
-            assert time.monotonic() < deadline, f"no {needle!r} #{times}:\n" + "\n".join(
-                self.lines[-60:]
-            )
-            time.sleep(0.5)
-
-
-def test_live_server_rebuilds_once_per_edit(tmp_path):
-    src = reduced_copy(tmp_path / "src", keep=TUTORIAL)
-    port = free_port(8000)
-    command = nox_session_command(ROOT / "noxfile.py", "docs_live", root=src)
-    assert command[0] == "sphinx-autobuild"
-    command[0] = str(Path(sys.executable).parent / "sphinx-autobuild")
-    command[command.index("--port") + 1] = str(port)
-    env = {
-        **os.environ,
-        "HOME": str(tmp_path / "home"),
-        # the kernels `nox -s kernels` registered for this checkout
-        "JUPYTER_PATH": str(ROOT / ".nox/kernels/share/jupyter"),
-    }
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # a build writing bytecode must not count as an edit
-    live = subprocess.Popen(
-        command, cwd=src, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        stdin=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    output = Output(live.stdout)
-    try:
-        output.wait_for("Serving on", 1, timeout=300)  # the first build executed the page
-        assert output.count("Rebuilding") == 0
-        time.sleep(5)  # anything the first build left behind would be noticed by now
-        assert output.count("Rebuilding") == 0, "\n".join(output.lines[-40:])
-
-        page = src / f"{TUTORIAL}.md"
-        page.write_text(
-            page.read_text().replace("\n+++\n", "\nA sentence added while serving.\n\n+++\n", 1)
-        )
-        output.wait_for("Rebuilding", 1, timeout=30)
-        output.wait_for("Serving on", 2, timeout=180)
-        time.sleep(15)  # a build that triggers itself would have started again by now
-        rebuilds = [
-            line for line in output.lines if "Detected changes" in line or "Rebuilding" in line
-        ]
-        print("\n".join(rebuilds))
-        assert output.count("Rebuilding") == 1, "\n".join(output.lines[-60:])
-        assert f"Detected changes ({TUTORIAL}.md)" in "\n".join(rebuilds)
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/{TUTORIAL}.html", timeout=10
-        ) as reply:
-            assert "A sentence added while serving." in reply.read().decode()
-    finally:
-        os.killpg(live.pid, signal.SIGINT)
-        try:
-            live.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(live.pid, signal.SIGKILL)
-            live.wait()
-        live.stdout.close()
-        output.thread.join(5)

@@ -64,7 +64,12 @@ def test_workspace_copies_the_page_files_and_makes_them_importable(kernel, page)
     )
     answer, files, tmp_here, author = json.loads(text_of(cells[1]))
     assert answer == 42 and author == "Ada" and tmp_here
-    assert files == ["helper_module.py", "notes.txt", "tmp"]
+    assert files == [".pbe-files", "helper_module.py", "notes.txt", "tmp"]
+    # the build learns which of the page's files the code read
+    listed = (work / ".pbe-files").read_text().splitlines()
+    assert listed == [
+        str(page_dir / "examples" / name) for name in ("helper_module.py", "notes.txt")
+    ]
     assert (page_dir / "examples" / "notes.txt").read_text() == "notes\n"  # sources untouched
 
 

@@ -31,12 +31,16 @@ CONFIG = [
      "Jupyter kernels the pages use: the build fails early if one is missing"),
     ("pbe_page_seconds", "", "", [str],
      "JSON of page -> seconds from an earlier build: the slowest pages start first"),
+    ("pbe_environment_files", [], "env", [list],
+     "lock files, relative to the sources, whose change re-executes every page"),
+    ("pbe_execution_report", "", "", [str],
+     "where, relative to the HTML, to write each executed page's record as JSON"),
 ]  # fmt: skip
 
 
 def setup(app: Sphinx) -> dict:
     from ..patches import jupyter_cache_lock, jupyter_sphinx_sessions
-    from . import autodoc, buildserver, execution, html, order, provenance, runtime
+    from . import autodoc, buildserver, caching, execution, html, order, provenance, runtime
 
     for name, default, rebuild, types, description in CONFIG:
         app.add_config_value(name, default, rebuild, types=types, description=description)
@@ -51,12 +55,14 @@ def setup(app: Sphinx) -> dict:
         raise ExtensionError(str(err)) from None
     app.setup_extension("prefect_by_example.sphinxext.flowgraph")  # images/ and `flow-graph`
 
-    # configuration and builder ready: autodoc's hook, the kernels the pages need
+    # configuration and builder ready: autodoc's hook, this environment's execution cache,
+    # the kernels the pages need
     app.connect("config-inited", autodoc.connect_autodoc)
+    app.connect("config-inited", caching.use_environment_cache)
     app.connect("builder-inited", runtime.add_kernels)
 
     # before reading: start the server, order the pages, make the notebook cache's database
-    server = buildserver.BuildServer()
+    server = buildserver.BUILD_SERVER
     app.connect("env-before-read-docs", server.start)
     app.connect("env-before-read-docs", order.schedule_pages)
     app.connect("env-before-read-docs", execution.create_execution_cache)
@@ -64,9 +70,11 @@ def setup(app: Sphinx) -> dict:
     # reading each page: its code waits for the server, and for its turn if it runs alone;
     # the executed line under its title
     turns = order.Turns()
+    app.connect("source-read", provenance.note_read_started)
     app.connect("source-read", server.wait)
     app.connect("source-read", turns.take)
     app.connect("doctree-read", turns.release)
+    app.connect("doctree-read", execution.record_notebook_execution, priority=400)
     app.connect("doctree-read", provenance.mark_executed_pages)
     app.connect("env-updated", order.end_schedule)
 
@@ -76,6 +84,9 @@ def setup(app: Sphinx) -> dict:
     # after the theme's own handler, which copies the notebook first
     app.connect("html-page-context", html.publish_notebook_with_outputs, priority=900)
 
-    # the end, however it comes: stop the server (images/ is pruned by its own extension)
+    # the end, however it comes: stop the server, write the execution report, keep the
+    # newest environments' caches (images/ is pruned by its own extension)
     app.connect("build-finished", server.stop)
+    app.connect("build-finished", provenance.write_report)
+    app.connect("build-finished", caching.prune_environment_caches)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

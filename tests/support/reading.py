@@ -26,8 +26,9 @@ class BuiltSite:
         return BeautifulSoup((self.html / f"{docname}.html").read_text(), "html.parser")
 
     def article(self, docname: str):
-        """The page's own content, without theme navigation."""
-        return self.soup(docname).find("article")
+        """The page's own content, without theme navigation (any theme's main part)."""
+        soup = self.soup(docname)
+        return soup.find("article") or soup.find(attrs={"role": "main"}) or soup.body
 
     def text(self, docname: str) -> str:
         return self.article(docname).get_text()
