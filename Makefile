@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 NOX    := $(VENV)/bin/nox
 
-.PHONY: docs test lint html live notebooks bench linkcheck kernels system-deps browser-deps clean
+.PHONY: docs test lint html live notebooks bench canary linkcheck kernels system-deps browser-deps clean
 
 docs: system-deps $(NOX)  ## build the site from scratch into _build/html
 	$(NOX) -s docs
@@ -27,6 +27,9 @@ notebooks: $(NOX)  ## run every tutorial on its own, as a reader would
 
 bench: system-deps $(NOX)  ## print build and graph timings
 	$(NOX) -s bench
+
+canary: system-deps $(NOX)  ## build the site against the newest Prefect 3 release (pins unchanged)
+	$(NOX) -s canary
 
 linkcheck: $(NOX)
 	$(NOX) -s linkcheck

@@ -143,6 +143,22 @@ def linkcheck(session: nox.Session) -> None:
 
 
 @nox.session
+def canary(session: nox.Session) -> None:
+    """Build the site against the newest Prefect 3 release, pins unchanged (`-- --diff`: upgrades)."""
+    uv = find_uv_bin()
+    canary = [sys.executable, "-m", "devtools.canary"]  # stdlib only: nox's own Python
+    if "--diff" in session.posargs:
+        session.run(*canary, "diff", uv, external=True)
+        return
+    pins = BUILD / "canary-requirements.txt"
+    session.run(*canary, "pins", uv, str(pins), external=True)
+    session.install("-r", str(pins), "-e", ".", env=INSTALL_ENV)
+    install_legacy_kernel(session)
+    session.run("python", "-m", "devtools.canary", "report", ".", str(BUILD / "canary"),
+                "requirements/canary.md")  # fmt: skip
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Measure build times against the naive build, and graph drawing speed; prints figures."""
     install_docs_env(session)

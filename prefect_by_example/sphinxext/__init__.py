@@ -59,6 +59,7 @@ def setup(app: Sphinx) -> dict:
     # the kernels the pages need
     app.connect("config-inited", autodoc.connect_autodoc)
     app.connect("config-inited", caching.use_environment_cache)
+    app.connect("config-inited", runtime.version_substitutions)
     app.connect("builder-inited", runtime.add_kernels)
 
     # before reading: start the server, order the pages, make the notebook cache's database

@@ -7,6 +7,7 @@ build starts inherits it.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import sys
@@ -95,13 +96,32 @@ def check_kernels(app: Sphinx, kernels: Path) -> None:
 
 
 @functools.cache
-def legacy_prefect_version() -> str:
-    """The Prefect version installed beside the `prefect1` kernel's interpreter."""
-    from jupyter_client.kernelspec import KernelSpecManager
+def legacy_prefect_version(kernels: Path | None = None) -> str:
+    """The Prefect version installed beside the `prefect1` kernel's interpreter.
 
-    python = Path(KernelSpecManager().get_kernel_spec("prefect1").argv[0])
+    The kernel is looked up on the Jupyter path, or in the kernels folder `kernels`.
+    """
+    if kernels is not None:
+        spec = json.loads((kernels / "kernels" / "prefect1" / "kernel.json").read_text())
+        python = Path(spec["argv"][0])
+    else:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        python = Path(KernelSpecManager().get_kernel_spec("prefect1").argv[0])
     site = python.parent.parent.glob("lib/python3*/site-packages")
     return next(metadata.distributions(name="prefect", path=[str(p) for p in site])).version
+
+
+def version_substitutions(app: Sphinx, config) -> None:
+    """``{{ prefect1_version }}`` for MyST pages, beside conf.py's ``{{ prefect_version }}``."""
+    if "myst_substitutions" not in config or "prefect1" not in config.pbe_kernels:
+        return
+    kernels = Path(app.confdir, config.pbe_kernels_path).resolve()
+    try:
+        version = legacy_prefect_version(kernels)
+    except (OSError, StopIteration, KeyError, ValueError):
+        version = "(the legacy kernel is not installed)"
+    config.myst_substitutions = {**config.myst_substitutions, "prefect1_version": version}
 
 
 def stop_kernels() -> None:
