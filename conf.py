@@ -64,7 +64,7 @@ html_theme = "sphinx_book_theme"
 html_title = project
 html_sourcelink_suffix = ""  # serve sources as .md, not .md.txt
 html_theme_options = {
-    "launch_buttons": {"binderhub_url": "https://mybinder.org", "notebook_interface": "jupyterlab"},
+    # no launch button: readers run the downloads in their own environment (docs/run-locally)
     "repository_url": "https://github.com/prefect-by-example/prefect-by-example",
     "use_download_button": True,
     "use_repository_button": True,
@@ -98,4 +98,11 @@ pbe_page_seconds = "bench/page-seconds.json"
 pbe_flow_modules_path = ["docs/examples"]
 # a new lock file re-executes every page (so does a change of prefect_by_example itself)
 pbe_environment_files = ["requirements/docs.txt", "requirements/legacy.txt"]
-pbe_execution_report = "../execution.json"  # each executed page's record, read by the canary  # `flow-graph` pictures of the pages' example flows  # measured by `nox -s bench`: the slowest pages start first
+pbe_execution_report = "../execution.json"  # each executed page's record, read by the canary
+# what readers install, at the root of the site: this package's wheel (made by the nox
+# sessions) and the pins of the two environments
+pbe_wheel_dir = "_build/wheel"
+pbe_reader_requirements = {
+    "requirements.txt": "requirements/reader.txt",
+    "requirements-prefect1.txt": "requirements/legacy.txt",
+}  # `flow-graph` pictures of the pages' example flows  # measured by `nox -s bench`: the slowest pages start first

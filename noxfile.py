@@ -21,14 +21,23 @@ from devtools.build import BUILD_OPTIONS  # noqa: E402 - plain Python, no depend
 BUILD = ROOT / "_build"
 LEGACY_VENV = ROOT / ".nox" / "legacy"
 KERNELS = ROOT / ".nox" / "kernels"  # conf.py's pbe_kernels_path points here
+WHEELS = BUILD / "wheel"  # conf.py's pbe_wheel_dir points here
 # compiled bytecode: otherwise every kernel recompiles Prefect on import
 INSTALL_ENV = {"UV_COMPILE_BYTECODE": "1"}
 SPHINX_ARGS = [*BUILD_OPTIONS, "-d", str(BUILD / "doctrees")]
 
 
 def install_docs_env(session: nox.Session, *extra: str) -> None:
-    """The pinned docs environment plus this project's package."""
+    """The pinned docs environment plus this project's package; and its wheel, which the site
+    ships for readers (conf.py's pbe_wheel_dir)."""
     session.install("-r", "requirements/docs.txt", *extra, "-e", ".", env=INSTALL_ENV)
+    build_wheel(session)
+
+
+def build_wheel(session: nox.Session) -> None:
+    """prefect_by_example's wheel in _build/wheel, made from its sdist (no build/ in the tree)."""
+    shutil.rmtree(WHEELS, ignore_errors=True)
+    session.run(find_uv_bin(), "build", "--quiet", "--out-dir", str(WHEELS), ".", external=True)
 
 
 def install_legacy_kernel(session: nox.Session) -> None:
@@ -62,7 +71,7 @@ def install_legacy_kernel(session: nox.Session) -> None:
 
 
 def remove_build_outputs() -> None:
-    """Remove what a build writes under _build; keep the caches of empty databases."""
+    """Remove what a build writes under _build; keep the wheel made just before."""
     for name in ("html", "doctrees", ".jupyter_cache", "jupyter_execute", "linkcheck"):
         shutil.rmtree(BUILD / name, ignore_errors=True)
 
@@ -153,6 +162,7 @@ def canary(session: nox.Session) -> None:
     pins = BUILD / "canary-requirements.txt"
     session.run(*canary, "pins", uv, str(pins), external=True)
     session.install("-r", str(pins), "-e", ".", env=INSTALL_ENV)
+    build_wheel(session)
     install_legacy_kernel(session)
     session.run("python", "-m", "devtools.canary", "report", ".", str(BUILD / "canary"),
                 "requirements/canary.md")  # fmt: skip

@@ -23,7 +23,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-# set by the site's build: the folder of the page being executed
+# set by the site's build: the folder of the page being executed (outside it: the current one)
 PAGE_DIR_VARIABLE = "PBE_PAGE_DIR"
 # in the build, `workspace` lists here the page files it copied: the build keeps a page's
 # stored outputs only while those files stay as they were
@@ -35,8 +35,8 @@ def workspace(*names: str) -> Path:
     """Work in the current folder, with copies of the page's files; return the folder.
 
     `names` are files or folders (a folder's files are copied) relative to the page's own
-    folder, which the build names in PBE_PAGE_DIR. Outside the build the files are expected
-    in the current folder already (a downloaded notebook writes them there first).
+    folder: the one the build names in PBE_PAGE_DIR, or else the current folder (a
+    downloaded notebook's first cell writes the page's files into ./examples there).
 
     Also puts the folder first on `sys.path` (pages import their example modules), sends
     temporary files to ./tmp (clones and scratch files stay here), turns off colours in
@@ -44,23 +44,21 @@ def workspace(*names: str) -> Path:
     naming the file, when one is missing.
     """
     here = Path.cwd()
-    page_dir = os.environ.get(PAGE_DIR_VARIABLE)
+    in_build = PAGE_DIR_VARIABLE in os.environ
+    page_dir = Path(os.environ.get(PAGE_DIR_VARIABLE) or here)
     copied = []
     for name in names:
-        if page_dir is None:
-            if not (here / name).exists() and not (here / Path(name).name).exists():
-                raise FileNotFoundError(f"{name} is not in {here}: this page needs it there")
-            continue
-        source = Path(page_dir, name)
+        source = page_dir / name
         if source.is_dir():
             copied += [file for file in sorted(source.iterdir()) if file.is_file()]
         elif source.is_file():
             copied.append(source)
         else:
-            raise FileNotFoundError(f"{name} is not beside the page, in {page_dir}")
+            raise FileNotFoundError(f"{name} is not in {page_dir}: this page needs it there")
     for file in copied:
-        shutil.copy(file, here / file.name)
-    if copied:
+        if file.parent != here:
+            shutil.copy(file, here / file.name)
+    if copied and in_build:
         with open(here / FILES_MANIFEST, "a") as manifest:
             manifest.writelines(f"{file.resolve()}\n" for file in copied)
     sys.path.insert(0, str(here))

@@ -285,6 +285,47 @@ def test_notebook_download_is_a_valid_notebook_with_outputs(reader):
     assert code and any(c.outputs for c in code), "the download has no outputs"
 
 
+def test_every_executed_page_offers_its_downloads_and_each_link_resolves(site, reader):
+    import json
+
+    records = json.loads((site.outdir / "execution.json").read_text())["pages"]
+    broken, offered = [], {}
+    for page, record in records.items():
+        reader.open(page)
+        reader.page.locator("button[aria-label='Download this page']").click()
+        links = reader.page.locator(".dropdown-download-buttons a")
+        links.first.wait_for(state="visible")
+        hrefs = [link.get_attribute("href") for link in links.all()]
+        ours = [href for href in hrefs if href.endswith((".ipynb", ".py"))]
+        # a tutorial: its notebook and script; a concept page: a pair per kernel
+        offered[page] = len(ours)
+        assert len(ours) == (2 if page.startswith("tutorials/") else 2 * len(record["kernels"])), (
+            page,
+            hrefs,
+        )
+        for href in ours:
+            url = reader.page.evaluate("href => new URL(href, document.baseURI).href", href)
+            if not reader.page.request.get(url).ok:
+                broken.append(url)
+    assert offered and not broken, broken
+
+
+def test_the_install_command_names_files_the_site_ships(site):
+    from prefect_by_example import __version__
+
+    for name in (
+        "requirements.txt",
+        "requirements-prefect1.txt",
+        f"prefect_by_example-{__version__}-py3-none-any.whl",
+    ):
+        assert (site.html / name).is_file(), name
+    page = site.text("docs/run-locally")
+    assert (
+        f"requirements.txt https://prefect-by-example.github.io/prefect-by-example/prefect_by_example-{__version__}"
+        in page
+    )
+
+
 # -- dark mode ----------------------------------------------------------------------------
 
 

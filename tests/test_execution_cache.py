@@ -5,6 +5,7 @@ Every run of a page's code logs a line, so each test sees exactly what executed.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import Counter
 
@@ -106,3 +107,27 @@ def test_a_failed_cell_is_never_served_as_if_it_had_passed(tmp_path, rootdir):
     site.edit("flaky.rst", "Flaky\n=====\n", "Flaky\n=====\n\nAgain.\n")
     assert site.build() == Counter(["flaky python3"])  # run again, not served from the cache
     assert any("flaky passed" in output for output in site.outputs("flaky"))
+
+
+def executed_line(site, page: str) -> str:
+    return site.article(page).select_one("p.pbe-executed").get_text()
+
+
+def test_the_executed_line_says_when_the_cells_last_ran_not_when_the_page_was_read(cached):
+    import sqlite3
+
+    first = {page: executed_line(cached.last, page) for page in ("notebook", "reads")}
+    assert all(re.search(r"on \d{4}-\d\d-\d\d, in \d+\.\d s\.$", line) for line in first.values())
+    # pretend the cells ran long ago: the cache's own record of when they ran
+    [database] = cached.out.glob(".jupyter_cache/*/global.db")
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE nbcache SET created = '2020-01-02 03:04:05.000000'")
+    cached.edit("notebook.md", "# A notebook\n", "# A notebook\n\nProse.\n")
+    cached.edit(
+        "reads.rst", "Reads a file\n============\n", "Reads a file\n============\n\nProse.\n"
+    )
+    assert cached.build() == Counter()
+    for page, line in first.items():
+        again = executed_line(cached.last, page)
+        assert "on 2020-01-02" in again, again
+        assert again.split(", in ")[1] == line.split(", in ")[1]  # the run time of that run

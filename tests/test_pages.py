@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 
 import nbformat
 import pytest
@@ -19,6 +20,7 @@ def run_in_kernel(kernel: str, cells: list[str], cwd, env: dict[str, str] | None
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     saved = dict(os.environ)
     os.environ["JUPYTER_PATH"] = str(KERNELS)
+    os.environ.pop("PBE_PAGE_DIR", None)  # outside a build, unless the test says otherwise
     os.environ.update(env or {})
     try:
         resources = {"metadata": {"path": str(cwd)}}
@@ -74,17 +76,17 @@ def test_workspace_copies_the_page_files_and_makes_them_importable(kernel, page)
 
 
 @pytest.mark.parametrize("kernel", KERNEL_NAMES)
-def test_workspace_outside_the_build_names_a_missing_file(kernel, page):
-    _, work = page
-    cells = run_in_kernel(
-        kernel,
-        [
-            "from prefect_by_example.pages import workspace\n"
-            "try:\n    workspace('examples')\nexcept FileNotFoundError as error:\n    print(error)"
-        ],
-        work,
-    )
+def test_workspace_outside_the_build_takes_the_files_from_the_current_folder(kernel, page):
+    page_dir, work = page
+    code = "from prefect_by_example.pages import workspace\ntry:\n    workspace('examples')\n"
+    code += "except FileNotFoundError as error:\n    print(error)"
+    cells = run_in_kernel(kernel, [code], work)
     assert f"examples is not in {work}: this page needs it there" in text_of(cells[0])
+    # as a downloaded notebook's first cell leaves it: ./examples beside the notebook
+    shutil.copytree(page_dir / "examples", work / "examples")
+    cells = run_in_kernel(kernel, [code, "import helper_module\nprint(helper_module.ANSWER)"], work)
+    assert text_of(cells[1]).strip() == "42"
+    assert not (work / ".pbe-files").exists()  # only the build keeps that list
 
 
 @pytest.mark.parametrize("kernel", KERNEL_NAMES)

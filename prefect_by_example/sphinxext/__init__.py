@@ -6,7 +6,8 @@
 - `execution`: running a page's code (rst pages: one kernel session per kernel name);
 - `images`: the images/ folder; `flowgraph`: the `flow-graph` directive that draws into it;
 - `provenance`: the "Executed with ..." line under each executed page's title;
-- `html`: what HTML pages get on the way out (downloads, assets, accessible SVGs);
+- `downloads`: each executed page's code as notebooks and scripts, and what readers install;
+- `html`: what HTML pages get on the way out (assets, accessible SVGs);
 - `autodoc`: Prefect's docstrings on the API page;
 - `messages`: the extension's warnings, type ``pbe``.
 
@@ -35,12 +36,28 @@ CONFIG = [
      "lock files, relative to the sources, whose change re-executes every page"),
     ("pbe_execution_report", "", "", [str],
      "where, relative to the HTML, to write each executed page's record as JSON"),
+    ("pbe_site_url", "", "html", [str],
+     "the hosted site's URL, for the install commands of downloads (default: html_baseurl)"),
+    ("pbe_wheel_dir", "", "html", [str],
+     "folder, relative to the sources, holding this package's wheel for readers"),
+    ("pbe_reader_requirements", {}, "html", [dict],
+     "file name at the site's root -> lock file, relative to the sources, shipped for readers"),
 ]  # fmt: skip
 
 
 def setup(app: Sphinx) -> dict:
     from ..patches import jupyter_cache_lock, jupyter_sphinx_sessions
-    from . import autodoc, buildserver, caching, execution, html, order, provenance, runtime
+    from . import (
+        autodoc,
+        buildserver,
+        caching,
+        downloads,
+        execution,
+        html,
+        order,
+        provenance,
+        runtime,
+    )  # fmt: skip
 
     for name, default, rebuild, types, description in CONFIG:
         app.add_config_value(name, default, rebuild, types=types, description=description)
@@ -60,6 +77,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", autodoc.connect_autodoc)
     app.connect("config-inited", caching.use_environment_cache)
     app.connect("config-inited", runtime.version_substitutions)
+    app.connect("config-inited", downloads.add_substitutions)
     app.connect("builder-inited", runtime.add_kernels)
 
     # before reading: start the server, order the pages, make the notebook cache's database
@@ -82,12 +100,13 @@ def setup(app: Sphinx) -> dict:
     # writing each page
     app.connect("html-page-context", html.drop_assets_we_do_not_ship)
     app.connect("html-page-context", html.name_svg_objects)
-    # after the theme's own handler, which copies the notebook first
-    app.connect("html-page-context", html.publish_notebook_with_outputs, priority=900)
+    # after the theme's own handlers, which make its download menu
+    app.connect("html-page-context", downloads.offer_downloads, priority=502)
 
     # the end, however it comes: stop the server, write the execution report, keep the
     # newest environments' caches (images/ is pruned by its own extension)
     app.connect("build-finished", server.stop)
     app.connect("build-finished", provenance.write_report)
     app.connect("build-finished", caching.prune_environment_caches)
+    app.connect("build-finished", downloads.ship_reader_files)
     return {"version": __version__, "parallel_read_safe": True, "parallel_write_safe": True}

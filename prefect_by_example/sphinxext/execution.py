@@ -23,7 +23,7 @@ from pathlib import Path
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
-from . import buildserver, caching, images, provenance
+from . import buildserver, caching, downloads, images, provenance
 from .messages import logger, warn
 from .runtime import stop_kernels
 
@@ -156,6 +156,7 @@ class PageSessions:
                 if store and not failed:  # a failed cell is never served as if it passed
                     store.store(kernel, notebook, seconds)
             self.use_artifacts(notebook)
+            downloads.keep_session(self.env, self.docname, kernel, notebook, self.raises[kernel])
         provenance.record(self.env, self.docname, sorted(ran), runs, failures)
         parts, taken = [], dict.fromkeys(ran, 0)
         for kernel, cells in self.parts:

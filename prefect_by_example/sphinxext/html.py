@@ -1,32 +1,10 @@
-"""What the HTML pages get on the way out: downloads with outputs, only shipped assets, named SVGs."""
+"""What the HTML pages get on the way out: only shipped assets, SVGs with accessible names."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from sphinx.application import Sphinx
-
-
-def publish_notebook_with_outputs(app: Sphinx, pagename: str, templatename, context, doctree):
-    """Serve the executed notebook as the page's .ipynb download, outputs included.
-
-    On a cache hit myst-nb hands the theme a notebook without outputs; the cache has them.
-    """
-    source = Path(app.env.doc2path(pagename))
-    if not context.get("ipynb_source") or source.suffix != ".md":
-        return
-    import nbformat
-    from jupyter_cache import get_cache
-    from myst_nb.core.read import read_myst_markdown_notebook
-
-    notebook = read_myst_markdown_notebook(source.read_text(encoding="utf8"))
-    cache = get_cache(app.env.mystnb_config.execution_cache_path)
-    try:
-        _, notebook = cache.merge_match_into_notebook(notebook)
-    except KeyError:
-        return  # executed outside the cache (force mode): the theme's copy has its outputs
-    nbformat.write(notebook, Path(app.outdir, "_sources", pagename + ".ipynb"))
 
 
 def drop_assets_we_do_not_ship(app: Sphinx, pagename: str, templatename, context, doctree):

@@ -17,6 +17,7 @@ SUBTYPES = {
     "split": "jupyter-sphinx split a page's cells in a way the kernel sessions did not expect",
     "flow-graph": "a flow-graph directive could not trace or draw its flow",
     "image": "an image a page's code should have written is missing",
+    "download": "what the site ships for readers (the wheel) is missing or stale",
 }
 
 
