@@ -72,7 +72,14 @@ def install_legacy_kernel(session: nox.Session) -> None:
 
 def remove_build_outputs() -> None:
     """Remove what a build writes under _build; keep the wheel made just before."""
-    for name in ("html", "doctrees", ".jupyter_cache", "jupyter_execute", "linkcheck"):
+    for name in (
+        "html",
+        "doctrees",
+        ".jupyter_cache",
+        "jupyter_execute",
+        "pbe-sessions",
+        "linkcheck",
+    ):
         shutil.rmtree(BUILD / name, ignore_errors=True)
 
 

@@ -106,6 +106,18 @@ def live(tmp_path):
     output.thread.join(5)
 
 
+def save(live, text: str, changes_seen: int) -> None:
+    """Save the page; again if the watcher, which starts with the server, missed the save."""
+    for _ in range(5):
+        live.page.write_text(text)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if live.output.count("Detected changes") > changes_seen:
+                return
+            time.sleep(0.2)
+    raise AssertionError("sphinx-autobuild never saw the page change:\n" + live.output.tail())
+
+
 def server_url(output: Output) -> str:
     return re.search(r"a Prefect server for every rebuild, listening on (\S+)", output.tail(400))[1]
 

@@ -38,7 +38,7 @@ KERNELS = {
         },
     ),
 }
-SESSIONS = "pbe-sessions"  # beside jupyter-sphinx's executed notebooks
+SESSIONS = "pbe-sessions"  # in the build folder: each rst page's executed kernel sessions
 
 
 def site_url(config) -> str:
@@ -83,7 +83,7 @@ def keep_session(env, docname: str, kernel: str, notebook, raises: list) -> None
     for cell, marked in zip(kept.cells, raises, strict=True):
         if marked is not None:
             cell.metadata.setdefault("tags", []).append("raises-exception")
-    path = Path(env.doctreedir).parent / "jupyter_execute" / SESSIONS / docname / f"{kernel}.ipynb"
+    path = Path(env.doctreedir).parent / SESSIONS / docname / f"{kernel}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(kept, path)
 
@@ -160,7 +160,7 @@ def concept_downloads(app: Sphinx, pagename: str) -> list[tuple[str, str, str]]:
     """One notebook and one script per kernel session of an rst page."""
     import nbformat
 
-    folder = Path(app.doctreedir).parent / "jupyter_execute" / SESSIONS / pagename
+    folder = Path(app.doctreedir).parent / SESSIONS / pagename
     made = []
     for kernel, (suffix, spec) in KERNELS.items():
         path = folder / f"{kernel}.ipynb"

@@ -40,18 +40,21 @@ def hashed_name(what: str, key: bytes, suffix: str) -> str:
 
 
 def store(app_or_env, docname: str, name: str, draw: Callable[[], bytes]) -> str:
-    """Write images/`name` (drawn only if it is missing) for `docname`; its absolute uri."""
+    """Write images/`name` for `docname`, drawn now; its absolute uri.
+
+    A page read again draws its pictures again; a page Sphinx does not read again keeps
+    them (its name says nothing changed).
+    """
     env = getattr(app_or_env, "env", app_or_env)
     path = Path(env.srcdir) / IMAGE_DIR / name
-    if not path.exists():
-        path.parent.mkdir(exist_ok=True)
-        # parallel readers may draw the same picture: write aside, then swap in whole
-        partial = path.with_name(f".{path.stem}-{os.getpid()}{path.suffix}")
-        try:
-            partial.write_bytes(draw())
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
+    path.parent.mkdir(exist_ok=True)
+    # parallel readers may draw the same picture: write aside, then swap in whole
+    partial = path.with_name(f".{path.stem}-{os.getpid()}{path.suffix}")
+    try:
+        partial.write_bytes(draw())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     used(env).setdefault(docname, set()).add(name)
     return f"/{IMAGE_DIR}/{name}"
 
