@@ -82,6 +82,8 @@ def test_modern_project_has_three_experiments_with_metrics(site):
     table = re.findall(r"^(degree-\d)\s+([\d.]+)\s+([\d.]+)$", text, flags=re.M)
     assert [row[0] for row in table] == ["degree-1", "degree-3", "degree-9"]
     assert "best on the test points: degree-3" in text
+    # an experiment whose block raised is not appended
+    assert "the block raised: the fit did not converge\nexperiments in the project: 0" in text
 
 
 # --------------------------------------------------------------------------- tutorial 6
