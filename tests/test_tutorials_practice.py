@@ -101,6 +101,7 @@ def test_a_task_that_logs_needs_disable_run_logger_under_fn(site):
     text = site.joined(TESTING)
     assert "MissingContextError: There is no active flow or task run context." in text
     assert "with disable_run_logger(): 12.0; the logger: 'null', off: True" in text
+    assert "importing prefect.testing.utilities loads Prefect's server code: True" in text
 
 
 def test_without_an_api_only_plain_functions_run(site):
