@@ -12,7 +12,13 @@ extension (`prefect_by_example.sphinxext`, imported only when Sphinx loads us).
 - `patches`: every patch of another library's internals; `errors`: the package's errors.
 """
 
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+# Prefect 3's logging configuration for the site's pages: plain lines, no time, no colour.
+# Point PREFECT_LOGGING_SETTINGS_PATH at it to get the same lines at home.
+LOGGING_SETTINGS = Path(__file__).with_name("logging.yml")
 
 
 def setup(app):

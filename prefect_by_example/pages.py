@@ -8,7 +8,8 @@ Each helper is one line in a page's hidden setup cell:
 - `quiet_tracebacks()`: logged exceptions as one line, not a traceback through temporary files;
 - `mask_log_lines({...})`: upload times and other changing words out of log lines;
 - `stable_prefect1_graphs()`: Prefect 1's `flow.visualize()` drawn with stable node names;
-- `shared_prefect_server()`: one Prefect server for this kernel and the processes it starts.
+- `shared_prefect_server()`: one Prefect server for this kernel and the processes it starts;
+- `stand_in_viewer()`: an `xdg-open` that only writes down what it was asked to open.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -167,3 +169,35 @@ def shared_prefect_server() -> str:
     atexit.register(shutil.rmtree, home, True)
     os.environ.update(server.client_env())
     return server.api_url
+
+
+VIEWER_SCRIPT = '#!/bin/sh\necho "$@" >> "${0%/*}/opened"\n'
+
+
+def stand_in_viewer(folder: str = "viewer") -> Path:
+    """Put an `xdg-open` first on PATH that only writes down what it was asked to open.
+
+    Prefect's `flow.visualize()` opens the picture it draws in the system's viewer
+    (`xdg-open` on Linux): on a machine without a screen, nothing can show it. With the
+    stand-in, the call does the same on every machine, and `opened(folder)` tells what it
+    asked for. Returns the folder.
+    """
+    viewer = Path(folder).resolve()
+    viewer.mkdir(exist_ok=True)
+    script = viewer / "xdg-open"
+    script.write_text(VIEWER_SCRIPT)
+    script.chmod(0o755)
+    os.environ["PATH"] = f"{viewer}{os.pathsep}{os.environ.get('PATH', '')}"
+    return viewer
+
+
+def opened(folder: str | Path = "viewer", timeout: float = 30) -> list[str]:
+    """What the stand-in viewer in `folder` was asked to open, one entry per call.
+
+    The viewer starts in the background: wait up to `timeout` seconds for its first call.
+    """
+    record = Path(folder) / "opened"
+    deadline = time.monotonic() + timeout
+    while not record.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return record.read_text().splitlines() if record.exists() else []

@@ -97,7 +97,26 @@ def test_flaky_task_completes_on_its_second_attempt(site):
 
 def test_fn_and_run_call_the_plain_function(site):
     outputs = [o.strip() for o in site.outputs("docs/tasks")]
-    assert outputs[-2:] == ["3", "3"]
+    assert outputs.count("3") == 2  # add.fn(1, 2) and Prefect 1's add.run(1, 2)
+
+
+def test_a_task_that_fails_for_good_fails_its_flow_and_prefect_1_wanted_a_delay(site):
+    text = site.joined("docs/tasks")
+    assert "Failed - Flow run encountered an exception: ConnectionError: no answer" in text
+    assert "Task run 'never-answers' - Task run failed with exception" in text
+    assert "ValueError: A datetime.timedelta `retry_delay` must be provided" in text
+
+
+def test_a_task_called_outside_a_flow(site):
+    text = site.joined("docs/tasks")
+    # prefect 3: a task run of its own, on the server; its logs are not sent
+    assert "task run 'add-1-2' on the server: Completed" in text
+    assert "warning: Logger 'prefect.task_runs' attempted to send logs to the API" in text
+    assert "Task run 'double-sum-1-2' - Finished in state Completed()" in text
+    # prefect 1: an error pointing at .run()
+    flat = " ".join(text.split())
+    assert "ValueError: Could not infer an active Flow context" in flat
+    assert "you need to call `add.run(...)`" in flat
 
 
 # --------------------------------------------------------------------- flows
@@ -131,13 +150,61 @@ def test_failing_flow_has_a_failed_state_and_shows_where_it_broke(site):
     assert count_nodes(legacy) == 3 and count_edges(legacy) == 2
 
 
+def test_prefect_3_visualize_in_a_notebook(site):
+    text = site.joined("docs/flows")
+    assert site.output_with("docs/flows", "coroutine").strip().endswith("coroutine")
+    out = site.output_with("docs/flows", "then ran: xdg-open")
+    assert "returned: None" in out and "wrote: ['hello-flow.png']" in out
+    assert "then ran: xdg-open hello-flow.png" in out
+    assert "warning: `flow.visualize()` will execute code inside of your flow" in out
+    missing = site.output_with("docs/flows", "no dot:")
+    assert "no dot: GraphvizExecutableNotFoundError: It appears you do not have Graphviz" in missing
+    assert "dot, no viewer: FlowVisualizationError: Something went wrong" in missing
+    assert missing.count("hello-flow.png written: False") == 1
+    assert missing.count("hello-flow.png written: True") == 1
+    # the PNG it wrote, embedded from images/ under a hashed name
+    pngs = [p for p in site.images("docs/flows") if p.name.startswith("hello-flow-")]
+    assert len(pngs) == 1 and pngs[0].read_bytes()[:4] == b"\x89PNG"
+    # prefect 1: a file, and no viewer
+    assert "returned: Digraph" in text and "wrote: ['hello-flow-1.png']" in text
+    assert "viewer started: False" in text
+
+
+def test_failures_the_flow_does_not_see(site):
+    text = site.joined("docs/flows")
+    assert "fire-and-forget: flow run Completed, task runs ['Failed']" in text
+    assert "submit-and-wait: flow run Completed, task runs ['Failed']" in text
+    assert (
+        "ask-for-the-result: Failed - Flow run encountered an exception: ConnectionError: "
+        "no mail server for team@example.org" in text
+    )
+    assert "return-the-future: Failed - 1/1 states failed." in text
+    assert "catch-it: Completed, returned 'kept for later: no mail server" in text
+    assert "look-at-the-state: Completed, returned 'not sent: Failed'" in text
+    assert "clean-up-anyway: Completed, returned 'closed after ConnectionError'" in text
+    # a task whose input failed never runs: called, it returns None and the flow completes
+    assert "called: flow run Completed, returned None" in text
+    assert "task runs: [('send-report', 'Failed'), ('close_connection', 'NotReady')]" in text
+    assert "submitted: flow run Failed - Flow run encountered an exception: UnfinishedRun" in text
+    run = site.picture("docs/flows", "submit-and-wait", "Failed")
+    assert count_nodes(run) == 1 and "Completed" in run
+    # prefect 1: a cleanup task at the end makes the run a success; a reference task fails it
+    legacy = site.output_with("docs/flows", "close_connection: closed after ConnectionError")
+    assert "Success - All reference tasks succeeded." in legacy and "send_report: Failed" in legacy
+
+
 # --------------------------------------------------------------------- dependencies
 
 
 def test_data_dependencies_and_wait_for_edges(site):
     text = site.joined("docs/dependencies")
     assert "Task run 'insert-rows' - Finished in state Completed()" in text
-    etl = site.picture("docs/dependencies", ">etl<", "numbers")
+    # the etl flow's own picture (etl-and-announce draws it again, as a subflow)
+    [etl] = [
+        svg
+        for svg in site.svgs("docs/dependencies")
+        if ">etl<" in svg and "numbers" in svg and "announce" not in svg
+    ]
     assert count_nodes(etl) == 3 and count_edges(etl) == 2
     waits = site.picture("docs/dependencies", "fill-table", "wait_for")
     assert count_nodes(waits) == 2 and count_edges(waits) == 1
@@ -184,6 +251,43 @@ def test_the_same_pipeline_in_prefect_3(site):
     data = site.picture("docs/dependencies", "train-and-evaluate", "Completed")
     assert count_nodes(data) == 3 and count_edges(data) == 3
     assert "wait_for" not in data and "model_dir" in data
+
+
+def test_what_prefect_3_visualize_draws_of_each_dependency(site):
+    text = site.joined("docs/dependencies")
+    assert (
+        "data       etl: nodes ['extract-0', 'transform-0', 'load-0'], edges "
+        "[('extract-0', 'transform-0'), ('transform-0', 'load-0')]" in text
+    )
+    assert (
+        "wait_for   fill-table-called: nodes ['create_table-0', 'insert_rows-0'], edges []" in text
+    )
+    assert (
+        "subflow    etl-and-announce: nodes ['etl-0', 'announce-0'], edges "
+        "[('etl-0', 'announce-0')]" in text
+    )
+    assert ".submit()  two-cities: RuntimeError: Unable to determine task runner" in text
+    assert ".map()     scale-and-add: VisualizationUnsupportedError: `task.map()` is not" in text
+    [png] = [p for p in site.images("docs/dependencies") if p.name.startswith("etl-and-announce-")]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    # this site's picture of the same flow draws the subflow's tasks inside a box
+    ours = site.picture("docs/dependencies", "etl-and-announce", "announce")
+    assert all(name in ours for name in ("extract", "transform", "load"))
+    # prefect 1 drew the upstream_tasks edges and the map
+    legacy = site.picture("docs/dependencies", "<title>insert_rows</title>", "add_up")
+    assert count_edges(legacy) >= 3
+
+
+def test_how_prefect_works_says_where_its_log_lines_come_from(site):
+    text = site.joined("docs/how-prefect-works")
+    assert "PREFECT_LOGGING_SETTINGS_PATH: prefect_by_example's logging.yml" in text
+    out = site.output_with("docs/how-prefect-works", "Prefect's defaults, on stderr:")
+    assert "<time> | INFO    | Task run 'say-hello' - Hello, Prefect!" in out
+    assert "logging.yml, on stdout:\n  INFO    | Flow run 'hello' - Beginning flow run" in out
+    assert "\x1b[" not in out
+    assert "PREFECT__LOGGING__FORMAT: %(levelname)s - %(name)s | %(message)s" in text
+    assert "Prefect 1's default: [%(asctime)s] %(levelname)s - %(name)s | %(message)s" in text
+    assert "PREFECT_LOGGING_SETTINGS_PATH=" in site.text("docs/how-prefect-works")
 
 
 def test_page_links_point_at_pages_that_exist(site):

@@ -86,6 +86,28 @@ def test_the_server_keeps_where_the_code_is_not_the_code(site):
     assert "logger" not in p1 and "Hello, Cloud!" not in p1
 
 
+def test_prefect3_code_from_s3_runs_on_a_worker(site):
+    out = site.output_with("docs/storage", "> Running push_to_s3 step...")
+    assert "Deployment 'weather/from-s3' successfully created" in out
+    assert (
+        "in the bucket: ['weather-project/prefect.yaml', 'weather-project/weather_flow.py']" in out
+    )
+    text = site.joined("docs/storage")
+    assert (
+        "pull step: prefect_aws.deployments.steps.pull_from_s3 "
+        "{'bucket': 'weather-code', 'folder': 'weather-project'}" in text
+    )
+    run = site.output_with("docs/storage", "flow run 'weather-Lisbon': Completed")
+    assert "log: Executing deployment step: pull_from_s3" in run
+    assert "log: Deployment step 'pull_from_s3' completed successfully" in run
+
+
+def test_a_result_that_was_not_persisted_is_missing_on_the_server(site):
+    text = site.joined("docs/storage")
+    assert "not persisted, read from the server: MissingResult: State data is missing." in text
+    assert "persisted, read from the server: 3.8" in text
+
+
 def test_result_files_are_written(site):
     text = site.joined("docs/storage")
     # prefect 3: a readable JSON record in the saved LocalFileSystem block's folder
@@ -122,6 +144,16 @@ def test_prefect1_registration_metadata_and_build_run_offline(site):
     assert "stored as a script: True" in text and "the script: hello_flow_legacy.py" in text
     run = site.output_with("docs/registration", "INFO - prefect.say_hello | Hello, Cloud!")
     assert "Flow run SUCCESS: all reference tasks succeeded" in run
+
+
+def test_the_first_deploy_asks_for_an_image_or_a_storage_location(site):
+    out = " ".join(site.output_with("docs/registration", "deploy(no image):").split())
+    assert (
+        "deploy(no image): Either an image or remote storage location must be provided when "
+        "deploying a deployment." in out
+    )
+    assert "deploy(image): Work pool 'first-try' does not support custom Docker images." in out
+    assert "consider using `flow.serve` instead" in out and "`.from_source`" in out
 
 
 def test_a_served_deployment_runs_to_completion(site):

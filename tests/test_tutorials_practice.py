@@ -82,6 +82,8 @@ def test_modern_project_has_three_experiments_with_metrics(site):
     table = re.findall(r"^(degree-\d)\s+([\d.]+)\s+([\d.]+)$", text, flags=re.M)
     assert [row[0] for row in table] == ["degree-1", "degree-3", "degree-9"]
     assert "best on the test points: degree-3" in text
+    # an experiment whose block raised is not appended
+    assert "the block raised: the fit did not converge\nexperiments in the project: 0" in text
 
 
 # --------------------------------------------------------------------------- tutorial 6
@@ -93,6 +95,13 @@ def test_plain_functions_and_final_states(site):
     assert "refused: day 2: 1 impossible reading(s)" in text
     assert "state: COMPLETED | result: {1: 13.0, 2: 14.0, 3: 15.0}" in text
     assert "state: FAILED | error: ValueError('day 2: 1 impossible reading(s)')" in text
+
+
+def test_a_task_that_logs_needs_disable_run_logger_under_fn(site):
+    text = site.joined(TESTING)
+    assert "MissingContextError: There is no active flow or task run context." in text
+    assert "with disable_run_logger(): 12.0; the logger: 'null', off: True" in text
+    assert "importing prefect.testing.utilities loads Prefect's server code: True" in text
 
 
 def test_without_an_api_only_plain_functions_run(site):
@@ -129,8 +138,15 @@ def test_threads_ran_in_one_process_dask_in_two(site):
 
 
 def test_both_runners_found_the_same_answer(site):
-    answers = re.findall(r"longest chain below 240,000: (n=\d+, \d+ steps)", site.joined(DASK))
+    answers = re.findall(r"longest chain below 400,000: (n=\d+, \d+ steps)", site.joined(DASK))
     assert answers == ["n=230631, 442 steps"] * 2
+
+
+def test_waiting_tasks_share_threads_and_what_dask_cannot_pickle(site):
+    text = site.joined(DASK)
+    assert "two tasks that wait 1 s each, on threads: done in under 1.5 s: True" in text
+    assert "threads: Completed, returned 6" in text
+    assert "dask:    Failed, because TypeError: cannot pickle '_thread.lock' object" in text
 
 
 def test_timings_are_shown_rounded(site):
@@ -144,6 +160,14 @@ def test_timings_are_shown_rounded(site):
     assert set(rows) == {"threads", "dask"}
     for run, computing, cpu in rows.values():
         assert 0 < computing <= run and cpu > 0
+    # the sentence beside the table: threads never beat their CPU time, Dask computed in
+    # under four fifths of the threads' time
+    [(threads, dask)] = re.findall(
+        r"computing / CPU in tasks:  threads (\d\.\d\d), dask (\d\.\d\d)", text
+    )
+    assert float(threads) >= 0.95 and float(dask) <= 0.8  # as printed: rounded
+    [share] = re.findall(r"dask computed in (\d+)% of the threads' time", text)
+    assert int(share) <= 80
 
 
 def test_the_cluster_was_started_and_closed(site):
