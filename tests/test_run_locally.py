@@ -190,3 +190,14 @@ def test_a_fresh_clone_runs_a_tutorial_with_the_pages_commands(clone, prefect_se
         cwd=clone, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert not any(line.endswith(".ipynb") for line in status.splitlines()), status
+
+
+def test_every_tutorial_gives_the_install_command_the_downloads_print():
+    from types import SimpleNamespace
+
+    from prefect_by_example.sphinxext.downloads import install_commands
+
+    config = SimpleNamespace(pbe_site_url="", html_baseurl=conf_value("html_baseurl"))
+    [command] = install_commands(config, "python3")
+    for tutorial in sorted((ROOT / "tutorials").glob("*.md")):
+        assert f"$ {command}\n" in tutorial.read_text(), tutorial.name
