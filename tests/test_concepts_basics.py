@@ -280,12 +280,12 @@ def test_what_prefect_3_visualize_draws_of_each_dependency(site):
 
 def test_how_prefect_works_says_where_its_log_lines_come_from(site):
     text = site.joined("docs/how-prefect-works")
-    assert "PREFECT_LOGGING_SETTINGS_PATH: prefect_by_example's logging.yml" in text
+    assert "the site's logging settings: prefect_by_example's logging.yml" in text
     out = site.output_with("docs/how-prefect-works", "Prefect's defaults, on stderr:")
     assert "<time> | INFO    | Task run 'say-hello' - Hello, Prefect!" in out
     assert "logging.yml, on stdout:\n  INFO    | Flow run 'hello' - Beginning flow run" in out
     assert "\x1b[" not in out
-    assert "PREFECT__LOGGING__FORMAT: %(levelname)s - %(name)s | %(message)s" in text
+    assert "\nPREFECT__LOGGING__FORMAT: %(levelname)s - %(name)s | %(message)s" in text
     assert "Prefect 1's default: [%(asctime)s] %(levelname)s - %(name)s | %(message)s" in text
     assert "PREFECT_LOGGING_SETTINGS_PATH=" in site.text("docs/how-prefect-works")
 

@@ -128,18 +128,22 @@ def test_rebuilds_once_per_edit_on_one_warm_server(live):
     assert live.output.count(f"using the live session's Prefect server, listening on {url}") == 1
 
     # a prose edit: served without executing anything
-    live.page.write_text(
-        live.page.read_text().replace("\n+++\n", "\nA sentence added while serving.\n\n+++\n", 1)
+    wait_until_served(live.url, "Turn a script into a flow", live.output, timeout=60)
+    prose = live.page.read_text().replace(
+        "\n+++\n", "\nA sentence added while serving.\n\n+++\n", 1
     )
+    save(live, prose, changes_seen=0)
     wait_until_served(live.url, "A sentence added while serving.", live.output, timeout=120)
     assert live.output.count("Rebuilding") == 1
     assert live.output.count("Executed notebook") == 1  # the first build's only
 
     # a code edit: executed again, on the same server
-    code = live.page.read_text().replace(
+    text = live.page.read_text()
+    assert "export_days()\n```" in text
+    code = text.replace(
         "export_days()\n```", "export_days()\nprint('edited while serving')\n```", 1
     )
-    live.page.write_text(code)
+    save(live, code, changes_seen=1)
     wait_until_served(live.url, "edited while serving", live.output, timeout=240)
     assert live.output.count("Executed notebook") == 2
     assert live.output.count(f"using the live session's Prefect server, listening on {url}") == 2
