@@ -167,8 +167,17 @@ def test_traps_show_what_a_straight_port_changes(site):
     )
     assert "the caller's list: ['the task ran']" in text["docs/atlas/parameters"]
     assert "outside a run: None 0" in text["docs/atlas/parameters"]
+    assert (
+        "ParameterBindError: Error binding parameters for function 'greeting'"
+        in text["docs/atlas/parameters"]
+    )
+    assert (
+        "ValueError: Flow.run did not receive the following required parameters: name"
+        in text["docs/atlas/parameters"]
+    )
     assert "MissingContextError" in text["docs/atlas/parameters"]
     assert "hooks that ran: ['Crashed']" in text["docs/atlas/retries"]
+    assert "after a hook that returned Completed(): Failed" in text["docs/atlas/retries"]
     assert (
         "ValueError: A datetime.timedelta `retry_delay` must be provided"
         in text["docs/atlas/retries"]
@@ -187,6 +196,7 @@ def test_traps_show_what_a_straight_port_changes(site):
     assert "'Sun 31 10:00 +0200', 'Sun 31 22:00 +0200'" in schedules
     assert "plain calls ran in: ['MainThread'] - a submitted one in MainThread: False" in schedules
     resources = text["docs/atlas/resources"]
+    assert "Secret(value=Secret('**********'))" in resources
     assert "the server keeps: {'token': 's3cr3t'}" in resources
     assert "the query found the connection closed - events: ['setup', 'cleanup']" in resources
     assert "['rolled back: report.csv removed']" in resources
@@ -200,6 +210,9 @@ def test_schedules_come_from_the_server(site):
     code = "\n".join(found.code[P3])
     assert "/deployments/{id}/schedule" in code and "read_flow_runs" in code
     assert "scheduler service" in found.prose
+    assert "the scheduler service: every 60 s, 3 to 100 runs, 1:00:00 to 100 days" in "\n".join(
+        found.outputs[P3]
+    )
 
 
 # --------------------------------------------------------------------- the table in a browser
