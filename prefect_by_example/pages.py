@@ -8,6 +8,7 @@ Each helper is one line in a page's hidden setup cell:
 - `quiet_tracebacks()`: logged exceptions as one line, not a traceback through temporary files;
 - `mask_log_lines({...})`: upload times and other changing words out of log lines;
 - `stable_prefect1_graphs()`: Prefect 1's `flow.visualize()` drawn with stable node names;
+- `stable_prefect1_order()`: Prefect 1 runs tasks that do not depend on each other in one order;
 - `shared_prefect_server()`: one Prefect server for this kernel and the processes it starts.
 """
 
@@ -141,6 +142,45 @@ def stable_prefect1_graphs() -> None:
 
     formatters = get_ipython().display_formatter
     formatters.mimebundle_formatter.for_type(graphviz.Digraph, stable_svg)
+
+
+def stable_prefect1_order() -> None:
+    """Make Prefect 1 run the tasks that do not depend on each other in the order of their slugs.
+
+    Prefect 1's flow runner takes tasks in a topological order of `flow.tasks`, a set whose
+    order follows the tasks' memory addresses: two independent tasks (two parameters, say) run,
+    and log, in a different order from run to run. Any topological order is a valid Prefect 1
+    run; this one breaks the ties by slug (`name-1`, `times-1`), the same on every run.
+    """
+    from prefect import Flow
+
+    if getattr(Flow.sorted_tasks, "stable_order", False):
+        return
+    original = Flow.sorted_tasks
+
+    def sorted_tasks(self, root_tasks=None):
+        tasks = original(self, root_tasks)
+        upstream = self.all_upstream_edges()
+        slugs = {task: self.slugs.get(task, task.name) for task in tasks}
+        remaining = sorted(tasks, key=slugs.__getitem__)
+        placed: set = set()
+        order = []
+        while remaining:
+            # the first task, by slug, whose upstream tasks have all been placed
+            task = next(
+                t
+                for t in remaining
+                if all(
+                    e.upstream_task in placed or e.upstream_task not in slugs for e in upstream[t]
+                )
+            )
+            remaining.remove(task)
+            placed.add(task)
+            order.append(task)
+        return tuple(order)
+
+    sorted_tasks.stable_order = True
+    Flow.sorted_tasks = sorted_tasks
 
 
 def shared_prefect_server() -> str:
