@@ -8,6 +8,7 @@ Each helper is one line in a page's hidden setup cell:
 - `quiet_tracebacks()`: logged exceptions as one line, not a traceback through temporary files;
 - `mask_log_lines({...})`: upload times and other changing words out of log lines;
 - `stable_prefect1_graphs()`: Prefect 1's `flow.visualize()` drawn with stable node names;
+- `stable_prefect1_order()`: Prefect 1 runs tasks that do not depend on each other in one order;
 - `shared_prefect_server()`: one Prefect server for this kernel and the processes it starts;
 - `stand_in_viewer()`: an `xdg-open` that only writes down what it was asked to open.
 """
@@ -148,6 +149,17 @@ def stable_prefect1_graphs() -> None:
 
     formatters = get_ipython().display_formatter
     formatters.mimebundle_formatter.for_type(graphviz.Digraph, stable_svg)
+
+
+def stable_prefect1_order() -> None:
+    """Make Prefect 1 run the tasks that do not depend on each other in the order of their slugs.
+
+    Two independent Prefect 1 tasks (two parameters, say) otherwise run, and log, in an order
+    set by memory addresses, different from run to run; see `patches.prefect1_order`.
+    """
+    from .patches import prefect1_order
+
+    prefect1_order.install()
 
 
 def shared_prefect_server() -> str:

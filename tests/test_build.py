@@ -22,7 +22,7 @@ pytestmark = pytest.mark.build
 
 PAGES = sorted(
     str(p.relative_to(ROOT).with_suffix(""))
-    for pattern in ("docs/*.rst", "docs/*.md", "tutorials/*.md", "*.md")
+    for pattern in ("docs/*.rst", "docs/*.md", "docs/atlas/*.rst", "tutorials/*.md", "*.md")
     for p in ROOT.glob(pattern)
     if p.name != "README.md"
 )

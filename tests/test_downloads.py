@@ -55,7 +55,9 @@ def run_install(command: str, venv: Path, site_url: str) -> None:
 def downloads(site) -> list[Path]:
     """Every tutorial notebook and every concept page's notebooks the site offers."""
     sources = site.html / "_sources"
-    return sorted([*sources.glob("tutorials/*.ipynb"), *sources.glob("docs/*-prefect[13].ipynb")])
+    return sorted(
+        [*sources.glob("tutorials/*.ipynb"), *sources.glob("docs/**/*-prefect[13].ipynb")]
+    )
 
 
 @pytest.fixture(scope="module")

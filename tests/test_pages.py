@@ -152,6 +152,34 @@ def test_prefect1_graphs_show_task_names_where_prefect_puts_ids(page):
     assert not re.search(r"<title>\d{6,}", svg)  # no memory addresses
 
 
+def test_prefect1_order_is_the_same_on_every_run(page):
+    _, work = page
+    flow = (
+        "from prefect import Flow, Parameter, task\n"
+        "@task\ndef join(words):\n    return ' '.join(words)\n"
+        "with Flow('words') as flow:\n"
+        "    words = [Parameter(w, default=w) for w in ('delta', 'alpha', 'charlie', 'bravo')]\n"
+        "    joined = join(words)\n"
+    )
+    order = "print([t.name for t in flow.sorted_tasks()])"
+    cells = run_in_kernel(
+        "prefect1",
+        [
+            flow + order,
+            "from prefect_by_example.pages import stable_prefect1_order\nstable_prefect1_order()\n"
+            + order,
+            "state = flow.run()\nassert state.is_successful(), state",
+        ],
+        work,
+    )
+    # by slug ("List-1" sorts first), each after the tasks it needs
+    assert text_of(cells[1]) == "['alpha', 'bravo', 'charlie', 'delta', 'List', 'join']\n"
+    # the run follows that order: each parameter's log lines come in the order of their slugs
+    started = re.findall(r"Task '(\w+)': Starting", text_of(cells[2]))
+    assert started == ["alpha", "bravo", "charlie", "delta", "List", "join"]
+    assert sorted(eval(text_of(cells[0]))) == sorted(eval(text_of(cells[1])))
+
+
 @pytest.mark.usefixtures("prefect_server")
 def test_shared_server_is_the_configured_one_when_there_is_one(page):
     _, work = page

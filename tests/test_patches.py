@@ -246,3 +246,18 @@ def test_processes_take_turns_with_jupyter_caches_database(tmp_path):
         reader.join()
     events = [line.split()[0] for line in Path(log).read_text().splitlines()]
     assert events == ["enter", "leave"] * 3  # never two sessions at once
+
+
+def test_the_prefect1_patch_refuses_the_prefect_3_of_this_environment():
+    from importlib import metadata
+
+    from prefect_by_example.patches import prefect1_order
+
+    with pytest.raises(PatchVersionError) as raised:
+        prefect1_order.install()
+    message = str(raised.value)
+    assert (
+        "prefect==1.4.1" in message
+        and f"prefect {metadata.version('prefect')} is installed" in message
+    )
+    assert prefect1_order.UPSTREAM in message

@@ -10,7 +10,9 @@ import pytest
 from support.site import ROOT
 
 PAGES = sorted(
-    p for pattern in ("docs/*.rst", "docs/*.md", "tutorials/*.md") for p in ROOT.glob(pattern)
+    p
+    for pattern in ("docs/*.rst", "docs/*.md", "docs/atlas/*.rst", "tutorials/*.md")
+    for p in ROOT.glob(pattern)
 )
 HIDDEN_TAGS = {"remove-cell"}
 RST_CELL = re.compile(r"^( *)\.\. jupyter-execute::\n((?:\1   .*\n|\n)*)", re.M)

@@ -10,7 +10,8 @@ message says which code to re-read; the Sphinx extension turns that into a faile
   standard library's documented functions: no release to check);
 - `sphinx_chunks`: one page per reading process in a parallel Sphinx build;
 - `jupyter_sphinx_sessions`: rst pages run one kernel session per kernel name;
-- `jupyter_cache_lock`: reading processes take turns with jupyter-cache's database.
+- `jupyter_cache_lock`: reading processes take turns with jupyter-cache's database;
+- `prefect1_order`: Prefect 1 (legacy kernel) runs independent tasks in one order.
 
 `_routing` is what `prefect_calls` and `sockets` share: wrappers that send calls to handlers
 while in use, for one context or the whole process, and put the originals back after.
